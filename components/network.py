@@ -1,0 +1,206 @@
+"""Network: a VPC with a public and a private subnet in each availability zone.
+
+Public subnets hold the load balancer (and NAT gateways, if any); private subnets hold the
+instances. With `NatGateways.NONE` the private subnets have no route to the internet at all:
+the backend needs none, and the S3 gateway endpoint (free) still serves the OS package mirrors.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from enum import StrEnum
+
+import pulumi
+import pulumi_aws as aws
+
+# The subnet layout is fixed by MAX_AZ_COUNT, not by the zones in use, so adding a zone later
+# adds subnets without renumbering (and so replacing) the existing ones.
+MIN_AZ_COUNT = 2  # an ALB needs subnets in two zones
+MAX_AZ_COUNT = 4
+SUBNET_SLOTS = 2 * MAX_AZ_COUNT  # public subnets take slots 0..3, private subnets 4..7
+SMALLEST_SUBNET_PREFIX = 27  # an ALB subnet must be a /27 or larger
+SLOT_BITS = (SUBNET_SLOTS - 1).bit_length()
+LARGEST_VPC_PREFIX = SMALLEST_SUBNET_PREFIX - SLOT_BITS  # /24
+SMALLEST_VPC_PREFIX = 16  # AWS allows /16 to /28
+
+
+class NatGateways(StrEnum):
+    """How the private subnets reach the internet."""
+
+    NONE = "none"  # no internet route: free, and the backend needs none
+    SINGLE = "single"  # one NAT gateway shared by every zone
+    PER_AZ = "perAz"  # one per zone, so losing a zone never cuts the others off
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    vpc_cidr: str
+    availability_zones: tuple[str, ...]
+    nat_gateways: NatGateways
+    region: str
+
+
+@dataclass(frozen=True)
+class SubnetPair:
+    availability_zone: str
+    public_cidr: str
+    private_cidr: str
+
+
+def subnet_layout(vpc_cidr: str, availability_zones: tuple[str, ...]) -> list[SubnetPair]:
+    """The public and private subnet CIDRs of each zone, carved from the VPC's CIDR."""
+    slots = list(ipaddress.IPv4Network(vpc_cidr).subnets(prefixlen_diff=SLOT_BITS))
+    return [
+        SubnetPair(
+            availability_zone=zone,
+            public_cidr=str(slots[index]),
+            private_cidr=str(slots[MAX_AZ_COUNT + index]),
+        )
+        for index, zone in enumerate(availability_zones)
+    ]
+
+
+class Network(pulumi.ComponentResource):
+    vpc_id: pulumi.Output[str]
+    public_subnet_ids: list[pulumi.Output[str]]
+    private_subnet_ids: list[pulumi.Output[str]]
+
+    def __init__(
+        self,
+        name: str,
+        settings: NetworkSettings,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("cdn-alb-backend:network:Network", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=settings.vpc_cidr,
+            enable_dns_support=True,
+            enable_dns_hostnames=True,
+            tags={"Name": f"{name}-vpc"},
+            opts=child,
+        )
+        # Adopting the default security group with no rules strips the allow-all rules AWS
+        # creates (FSBP EC2.2); nothing here uses it.
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg", vpc_id=vpc.id, ingress=[], egress=[], opts=child
+        )
+        internet_gateway = aws.ec2.InternetGateway(
+            f"{name}-igw", vpc_id=vpc.id, tags={"Name": f"{name}-igw"}, opts=child
+        )
+        public_routes = aws.ec2.RouteTable(
+            f"{name}-public-rt",
+            vpc_id=vpc.id,
+            routes=[
+                aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=internet_gateway.id)
+            ],
+            tags={"Name": f"{name}-public"},
+            opts=child,
+        )
+
+        public_subnets: list[aws.ec2.Subnet] = []
+        private_subnets: list[aws.ec2.Subnet] = []
+        private_route_tables: list[aws.ec2.RouteTable] = []
+        zone_suffixes: list[str] = []
+        for pair in subnet_layout(settings.vpc_cidr, settings.availability_zones):
+            suffix = pair.availability_zone[-1]  # us-east-1a -> a
+            public = aws.ec2.Subnet(
+                f"{name}-public-{suffix}",
+                vpc_id=vpc.id,
+                cidr_block=pair.public_cidr,
+                availability_zone=pair.availability_zone,
+                # Nothing here needs a public IP: the ALB gets its own, instances are private.
+                map_public_ip_on_launch=False,
+                tags={"Name": f"{name}-public-{pair.availability_zone}"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-rta-{suffix}",
+                subnet_id=public.id,
+                route_table_id=public_routes.id,
+                opts=child,
+            )
+            private = aws.ec2.Subnet(
+                f"{name}-private-{suffix}",
+                vpc_id=vpc.id,
+                cidr_block=pair.private_cidr,
+                availability_zone=pair.availability_zone,
+                map_public_ip_on_launch=False,
+                tags={"Name": f"{name}-private-{pair.availability_zone}"},
+                opts=child,
+            )
+            # One route table per zone in every NAT mode, so switching modes changes routes
+            # only, never the tables or their associations.
+            private_routes = aws.ec2.RouteTable(
+                f"{name}-private-rt-{suffix}",
+                vpc_id=vpc.id,
+                tags={"Name": f"{name}-private-{pair.availability_zone}"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-rta-{suffix}",
+                subnet_id=private.id,
+                route_table_id=private_routes.id,
+                opts=child,
+            )
+            public_subnets.append(public)
+            private_subnets.append(private)
+            private_route_tables.append(private_routes)
+            zone_suffixes.append(suffix)
+
+        # none: no NAT; single: one in the first zone for all; perAz: each zone its own.
+        nat_zones = {NatGateways.NONE: 0, NatGateways.SINGLE: 1}.get(
+            settings.nat_gateways, len(zone_suffixes)
+        )
+        nat_gateway_ids: list[pulumi.Output[str]] = []
+        for suffix, public in list(zip(zone_suffixes, public_subnets, strict=True))[:nat_zones]:
+            address = aws.ec2.Eip(
+                f"{name}-nat-ip-{suffix}",
+                domain="vpc",
+                tags={"Name": f"{name}-nat-{suffix}"},
+                opts=child,
+            )
+            nat = aws.ec2.NatGateway(
+                f"{name}-nat-{suffix}",
+                subnet_id=public.id,
+                allocation_id=address.allocation_id,
+                connectivity_type="public",
+                tags={"Name": f"{name}-nat-{suffix}"},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[internet_gateway]),
+            )
+            nat_gateway_ids.append(nat.id)
+        if nat_gateway_ids:
+            for index, (suffix, table) in enumerate(
+                zip(zone_suffixes, private_route_tables, strict=True)
+            ):
+                aws.ec2.Route(
+                    f"{name}-private-default-{suffix}",
+                    route_table_id=table.id,
+                    destination_cidr_block="0.0.0.0/0",
+                    nat_gateway_id=nat_gateway_ids[index % len(nat_gateway_ids)],
+                    opts=child,
+                )
+
+        aws.ec2.VpcEndpoint(
+            f"{name}-s3",
+            vpc_id=vpc.id,
+            service_name=f"com.amazonaws.{settings.region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[table.id for table in private_route_tables],
+            tags={"Name": f"{name}-s3"},
+            opts=child,
+        )
+
+        self.vpc_id = vpc.id
+        self.public_subnet_ids = [subnet.id for subnet in public_subnets]
+        self.private_subnet_ids = [subnet.id for subnet in private_subnets]
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "public_subnet_ids": self.public_subnet_ids,
+                "private_subnet_ids": self.private_subnet_ids,
+            }
+        )

@@ -1,0 +1,314 @@
+"""Runs the real program (or one component) under Pulumi's mocks and records what AWS would get.
+
+Every registered resource is recorded with its inputs exactly as they leave the program (wire
+names in camelCase, secrets as Pulumi's secret envelopes), so tests assert on plain values after
+the run instead of inside `apply` callbacks that might never be awaited.
+
+Config is loaded the way the Pulumi CLI loads it: the defaults declared in Pulumi.yaml, then the
+stack file, then per-test overrides; every value reaches the program as a string.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks, rpc
+from pulumi.runtime import settings as runtime_settings
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
+PROJECT_NAME: str = PROJECT["name"]
+# How a secret travels on the wire: {SECRET_SIG: SECRET_VALUE_SIG, "value": ...}.
+SECRET_SIG = rpc._special_sig_key
+SECRET_VALUE_SIG = rpc._special_secret_sig
+ACCOUNT_ID = "123456789012"
+US_EAST_1_ZONES = [f"us-east-1{letter}" for letter in "abcdef"]
+
+
+# ----------------------------------------------------------------------------------- config
+def _wire_value(value: Any) -> str:
+    """A config value as the CLI hands it to the program: strings as-is, the rest as JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def project_defaults() -> dict[str, str]:
+    """The defaults declared in Pulumi.yaml's config block, namespaced like the CLI does."""
+    defaults: dict[str, str] = {}
+    for key, declaration in (PROJECT.get("config") or {}).items():
+        full_key = key if ":" in key else f"{PROJECT_NAME}:{key}"
+        if isinstance(declaration, dict):
+            if "default" in declaration:
+                defaults[full_key] = _wire_value(declaration["default"])
+        else:
+            defaults[full_key] = _wire_value(declaration)
+    return defaults
+
+
+def stack_config(stack: str) -> dict[str, str]:
+    """The config of Pulumi.<stack>.yaml merged over the project defaults."""
+    stack_file = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text()) or {}
+    merged = project_defaults()
+    merged.update({key: _wire_value(value) for key, value in stack_file["config"].items()})
+    return merged
+
+
+def with_overrides(config: Mapping[str, str], overrides: Mapping[str, Any]) -> dict[str, str]:
+    """Overrides by short key (`instanceType`) or full key (`aws:region`); None removes a key."""
+    merged = dict(config)
+    for key, value in overrides.items():
+        full_key = key if ":" in key else f"{PROJECT_NAME}:{key}"
+        if value is None:
+            merged.pop(full_key, None)
+        else:
+            merged[full_key] = _wire_value(value)
+    return merged
+
+
+# ------------------------------------------------------------------------------ recording
+@dataclass(frozen=True)
+class Resource:
+    type: str
+    name: str
+    urn: str
+    parent_urn: str
+    provider: str  # "" for the default provider, else "<provider urn>::<provider id>"
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+
+    @property
+    def custom(self) -> bool:
+        return not self.type.startswith(f"{PROJECT_NAME}:")
+
+
+@dataclass(frozen=True)
+class Invoke:
+    token: str
+    args: dict[str, Any]
+
+
+@dataclass
+class Run:
+    resources: list[Resource] = field(default_factory=list)
+    invokes: list[Invoke] = field(default_factory=list)
+    exports: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, type_: str) -> list[Resource]:
+        return [resource for resource in self.resources if resource.type == type_]
+
+    def one(self, type_: str) -> Resource:
+        found = self.of_type(type_)
+        assert len(found) == 1, f"expected one {type_}, found {[r.name for r in found]}"
+        return found[0]
+
+    def named(self, name: str) -> Resource:
+        found = [resource for resource in self.resources if resource.name == name]
+        assert len(found) == 1, f"expected one resource named {name}, found {len(found)}"
+        return found[0]
+
+    def by_urn(self, urn: str) -> Resource:
+        return next(resource for resource in self.resources if resource.urn == urn)
+
+    def by_id(self, id_: str) -> Resource:
+        found = [r for r in self.resources if r.custom and r.outputs.get("id") == id_]
+        assert len(found) == 1, f"expected one resource with id {id_}, found {len(found)}"
+        return found[0]
+
+    def provider_of(self, resource: Resource) -> Resource:
+        """The explicit provider a resource uses (fails for the default provider)."""
+        assert resource.provider, f"{resource.name} uses the default provider"
+        return self.by_urn(resource.provider.rsplit("::", 1)[0])
+
+
+# ----------------------------------------------------------------------- fake AWS answers
+def _fake_outputs(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Values AWS computes on create, in realistic shapes, for the attributes the program reads."""
+    service = type_.split(":")[1].split("/", maxsplit=1)[0]
+    computed: dict[str, Any] = {
+        "arn": f"arn:aws:{service}:us-east-1:{ACCOUNT_ID}:{name}",
+        "name": inputs.get("name", f"{name}-0a1b2c3"),
+    }
+    if type_ == "aws:lb/loadBalancer:LoadBalancer":
+        computed |= {
+            "dnsName": f"{name}-1234567890.us-east-1.elb.amazonaws.com",
+            "zoneId": "Z35SXDOTRQ7X7K",
+            "arnSuffix": f"app/{name}/50dc6c495c0c9188",
+        }
+    elif type_ == "aws:lb/targetGroup:TargetGroup":
+        computed["arnSuffix"] = f"targetgroup/{name}/73e2d6bc24d8a067"
+    elif type_ == "aws:ec2/launchTemplate:LaunchTemplate":
+        computed["latestVersion"] = 3
+    elif type_ == "aws:cloudfront/distribution:Distribution":
+        computed |= {
+            "domainName": "d111111abcdef8.cloudfront.net",
+            "hostedZoneId": "Z2FDTNDATAQYW2",
+        }
+    elif type_ == "aws:ec2/eip:Eip":
+        computed["allocationId"] = f"eipalloc-{name}"
+    return computed
+
+
+AVAILABILITY_ZONES_TOKEN = "aws:index/getAvailabilityZones:getAvailabilityZones"
+INSTANCE_TYPE_TOKEN = "aws:ec2/getInstanceType:getInstanceType"
+# What EC2's DescribeInstanceTypes reports for the families the tests use.
+INSTANCE_FAMILY_ARCHITECTURES = {
+    "t4g": ["arm64"],
+    "m7g": ["arm64"],
+    "c7g": ["arm64"],
+    "t3": ["x86_64"],
+    "t3a": ["x86_64"],
+    "m7i": ["x86_64"],
+    "t2": ["i386", "x86_64"],
+    "mac2": ["arm64_mac"],
+}
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Answers resources and invokes like AWS would for this program, recording every call."""
+
+    def __init__(self, run: Run, zones: list[str]) -> None:
+        self._run = run
+        self._zones = zones
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        return f"{args.name}-id", {**args.inputs, **_fake_outputs(args.typ, args.name, args.inputs)}
+
+    def call(self, args: mocks.MockCallArgs) -> Any:
+        self._run.invokes.append(Invoke(args.token, dict(args.args)))
+        if args.token == AVAILABILITY_ZONES_TOKEN:
+            return {
+                "names": list(self._zones),
+                "zoneIds": [f"use1-az{index + 1}" for index in range(len(self._zones))],
+                "id": "us-east-1",
+            }
+        if args.token == INSTANCE_TYPE_TOKEN:
+            instance_type = args.args["instanceType"]
+            family = instance_type.split(".")[0]
+            if family not in INSTANCE_FAMILY_ARCHITECTURES:
+                # An invoke failure, as the provider reports a type the region does not have.
+                return {}, [
+                    ("instanceType", f"reading EC2 Instance Type ({instance_type}): empty result")
+                ]
+            return {
+                "instanceType": instance_type,
+                "supportedArchitectures": INSTANCE_FAMILY_ARCHITECTURES[family],
+                "id": instance_type,
+            }
+        raise NotImplementedError(f"the mocks do not answer the invoke {args.token}")
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """The SDK's mock monitor, also recording each registration's parent and provider."""
+
+    def __init__(self, recording_mocks: RecordingMocks, run: Run) -> None:
+        super().__init__(recording_mocks)
+        self._run = run
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        registration = self.resources[response.urn]
+        with self._lock:
+            self._run.resources.append(
+                Resource(
+                    type=request.type,
+                    name=request.name,
+                    urn=response.urn,
+                    parent_urn=request.parent,
+                    provider=request.provider,
+                    inputs=rpc.deserialize_properties(request.object),
+                    outputs={**registration.state, "id": registration.id},
+                )
+            )
+        return response
+
+
+def _run(
+    program: Callable[[], Any], config: Mapping[str, str], stack: str, zones: list[str] | None
+) -> tuple[Run, BaseException | None]:
+    run = Run()
+    recording_mocks = RecordingMocks(run, zones if zones is not None else US_EAST_1_ZONES)
+    pulumi.runtime.set_all_config(dict(config))
+    runtime_settings.ROOT.set(None)  # a new root stack per run, so exports never leak
+    pulumi.runtime.set_mocks(
+        recording_mocks,
+        project=PROJECT_NAME,
+        stack=stack,
+        preview=False,
+        monitor=RecordingMonitor(recording_mocks, run),
+    )
+
+    @pulumi.runtime.test
+    def _program() -> pulumi.Output[Any]:
+        program()
+        stack_resource = runtime_settings.get_root_resource()
+        outputs = getattr(stack_resource, "outputs", {})
+        return pulumi.Output.all(**outputs).apply(run.exports.update)
+
+    try:
+        _program()
+    except Exception as error:  # noqa: BLE001 - handed to the caller
+        return run, error
+    return run, None
+
+
+def run_pulumi(
+    program: Callable[[], Any],
+    config: Mapping[str, str],
+    *,
+    stack: str = "test",
+    zones: list[str] | None = None,
+) -> Run:
+    """Runs `program` under fresh mocks with exactly `config`; returns what it registered."""
+    run, error = _run(program, config, stack, zones)
+    if error is not None:
+        raise error
+    return run
+
+
+def run_pulumi_failing(
+    program: Callable[[], Any],
+    config: Mapping[str, str],
+    *,
+    stack: str = "test",
+    zones: list[str] | None = None,
+) -> tuple[BaseException, Run]:
+    """Runs `program` expecting it to fail; returns the error and what was registered anyway."""
+    run, error = _run(program, config, stack, zones)
+    assert error is not None, "the program was expected to fail but succeeded"
+    return error, run
+
+
+def _main() -> None:
+    runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__")
+
+
+def run_main(config: Mapping[str, str], *, stack: str = "test", **kwargs: Any) -> Run:
+    """Runs the real __main__.py."""
+    return run_pulumi(_main, config, stack=stack, **kwargs)
+
+
+def run_main_failing(
+    config: Mapping[str, str], *, stack: str = "test", **kwargs: Any
+) -> tuple[BaseException, Run]:
+    """Runs the real __main__.py expecting it to fail."""
+    return run_pulumi_failing(_main, config, stack=stack, **kwargs)
+
+
+def is_secret(value: Any) -> bool:
+    """Whether a recorded input travels as a secret (Pulumi encrypts it in the state)."""
+    return isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_VALUE_SIG
+
+
+def unwrap_secret(value: Any) -> Any:
+    assert is_secret(value), f"expected a secret, got {value!r}"
+    return value["value"]

@@ -1,0 +1,226 @@
+"""Network: the VPC, subnets, routes and NAT options exactly as AWS receives them."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pulumi
+import pytest
+
+from components.network import NatGateways, Network, NetworkSettings
+from tests.harness import Resource, Run, run_pulumi
+
+TWO_ZONES = ("us-east-1a", "us-east-1b")
+THREE_ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
+
+
+def build(
+    zones: tuple[str, ...] = TWO_ZONES,
+    nat: NatGateways = NatGateways.NONE,
+    cidr: str = "10.0.0.0/16",
+) -> Run:
+    def program() -> None:
+        network = Network(
+            "network",
+            NetworkSettings(
+                vpc_cidr=cidr, availability_zones=zones, nat_gateways=nat, region="us-east-1"
+            ),
+        )
+        pulumi.export("vpc_id", network.vpc_id)
+        pulumi.export("public_subnet_ids", network.public_subnet_ids)
+        pulumi.export("private_subnet_ids", network.private_subnet_ids)
+
+    return run_pulumi(program, {})
+
+
+def subnets(run: Run, tier: str) -> list[Resource]:
+    return [
+        s for s in run.of_type("aws:ec2/subnet:Subnet") if s.name.startswith(f"network-{tier}-")
+    ]
+
+
+def test_vpc_has_dns_support_and_hostnames() -> None:
+    vpc = build().one("aws:ec2/vpc:Vpc")
+
+    assert vpc.inputs["cidrBlock"] == "10.0.0.0/16"
+    assert vpc.inputs["enableDnsSupport"] is True
+    assert vpc.inputs["enableDnsHostnames"] is True
+
+
+@pytest.mark.parametrize("zones", [TWO_ZONES, THREE_ZONES])
+def test_one_public_and_one_private_subnet_per_zone(zones: tuple[str, ...]) -> None:
+    run = build(zones)
+
+    for tier in ("public", "private"):
+        assert sorted(s.inputs["availabilityZone"] for s in subnets(run, tier)) == list(zones)
+    assert all(s.inputs["vpcId"] == "network-vpc-id" for s in subnets(run, "public"))
+
+
+def test_subnet_cidrs_are_carved_from_the_vpc_without_overlap() -> None:
+    run = build(THREE_ZONES, cidr="10.20.0.0/16")
+
+    vpc = ipaddress.IPv4Network("10.20.0.0/16")
+    cidrs = [
+        ipaddress.IPv4Network(s.inputs["cidrBlock"]) for s in run.of_type("aws:ec2/subnet:Subnet")
+    ]
+    assert len(cidrs) == 6
+    assert all(cidr.subnet_of(vpc) for cidr in cidrs)
+    assert all(not a.overlaps(b) for i, a in enumerate(cidrs) for b in cidrs[i + 1 :])
+    by_zone = {s.inputs["availabilityZone"]: s.inputs["cidrBlock"] for s in subnets(run, "public")}
+    assert by_zone == {
+        "us-east-1a": "10.20.0.0/19",
+        "us-east-1b": "10.20.32.0/19",
+        "us-east-1c": "10.20.64.0/19",
+    }
+    by_zone = {s.inputs["availabilityZone"]: s.inputs["cidrBlock"] for s in subnets(run, "private")}
+    assert by_zone == {
+        "us-east-1a": "10.20.128.0/19",
+        "us-east-1b": "10.20.160.0/19",
+        "us-east-1c": "10.20.192.0/19",
+    }
+
+
+def test_adding_a_zone_keeps_the_existing_subnets_unchanged() -> None:
+    def layout(run: Run) -> dict[str, str]:
+        return {s.name: s.inputs["cidrBlock"] for s in run.of_type("aws:ec2/subnet:Subnet")}
+
+    before, after = layout(build(TWO_ZONES)), layout(build(THREE_ZONES))
+
+    assert {name: after[name] for name in before} == before
+
+
+def test_smallest_vpc_still_gives_alb_sized_subnets() -> None:
+    run = build(("us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"), cidr="10.1.2.0/24")
+
+    prefixes = {
+        ipaddress.IPv4Network(s.inputs["cidrBlock"]).prefixlen
+        for s in run.of_type("aws:ec2/subnet:Subnet")
+    }
+    assert prefixes == {27}
+
+
+def test_no_subnet_assigns_public_ips() -> None:
+    run = build()
+
+    assert [s.inputs["mapPublicIpOnLaunch"] for s in run.of_type("aws:ec2/subnet:Subnet")] == [
+        False
+    ] * 4
+
+
+def test_public_subnets_route_to_the_internet_gateway() -> None:
+    run = build()
+
+    igw = run.one("aws:ec2/internetGateway:InternetGateway")
+    public_table = run.named("network-public-rt")
+    assert igw.inputs["vpcId"] == "network-vpc-id"
+    assert public_table.inputs["routes"] == [
+        {"cidrBlock": "0.0.0.0/0", "gatewayId": "network-igw-id"}
+    ]
+    associations = {
+        a.inputs["subnetId"]: a.inputs["routeTableId"]
+        for a in run.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
+    }
+    for subnet in subnets(run, "public"):
+        assert associations[subnet.outputs["id"]] == "network-public-rt-id"
+
+
+def private_tables(run: Run) -> dict[str, Resource]:
+    """Each private subnet's zone -> the route table associated with it."""
+    associations = {
+        a.inputs["subnetId"]: a.inputs["routeTableId"]
+        for a in run.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
+    }
+    return {
+        s.inputs["availabilityZone"]: run.by_id(associations[s.outputs["id"]])
+        for s in subnets(run, "private")
+    }
+
+
+def test_without_nat_private_subnets_have_no_internet_route() -> None:
+    run = build(nat=NatGateways.NONE)
+
+    assert run.of_type("aws:ec2/natGateway:NatGateway") == []
+    assert run.of_type("aws:ec2/eip:Eip") == []
+    assert run.of_type("aws:ec2/route:Route") == []
+    tables = private_tables(run)
+    assert len({t.name for t in tables.values()}) == 2  # one table per zone
+    assert all("routes" not in t.inputs for t in tables.values())
+
+
+def test_single_nat_serves_every_zone() -> None:
+    run = build(THREE_ZONES, nat=NatGateways.SINGLE)
+
+    nat = run.one("aws:ec2/natGateway:NatGateway")
+    eip = run.one("aws:ec2/eip:Eip")
+    assert eip.inputs["domain"] == "vpc"
+    assert nat.inputs["allocationId"] == eip.outputs["allocationId"]
+    assert run.by_id(nat.inputs["subnetId"]) in subnets(run, "public")
+    routes = run.of_type("aws:ec2/route:Route")
+    assert sorted(r.inputs["routeTableId"] for r in routes) == sorted(
+        t.outputs["id"] for t in private_tables(run).values()
+    )
+    assert {r.inputs["natGatewayId"] for r in routes} == {nat.outputs["id"]}
+    assert {r.inputs["destinationCidrBlock"] for r in routes} == {"0.0.0.0/0"}
+
+
+def test_nat_per_zone_keeps_each_zone_on_its_own_nat() -> None:
+    run = build(THREE_ZONES, nat=NatGateways.PER_AZ)
+
+    nats = run.of_type("aws:ec2/natGateway:NatGateway")
+    assert len(nats) == 3
+    assert len(run.of_type("aws:ec2/eip:Eip")) == 3
+    route_by_table = {r.inputs["routeTableId"]: r for r in run.of_type("aws:ec2/route:Route")}
+    for zone, table in private_tables(run).items():
+        nat = run.by_id(route_by_table[table.outputs["id"]].inputs["natGatewayId"])
+        nat_subnet = run.by_id(nat.inputs["subnetId"])
+        assert nat_subnet in subnets(run, "public")
+        assert nat_subnet.inputs["availabilityZone"] == zone
+
+
+@pytest.mark.parametrize("nat", list(NatGateways))
+def test_nat_mode_changes_routes_only_never_tables_or_subnets(nat: NatGateways) -> None:
+    def fixed_parts(run: Run) -> dict[str, object]:
+        keep = (
+            "aws:ec2/subnet:Subnet",
+            "aws:ec2/routeTable:RouteTable",
+            "aws:ec2/routeTableAssociation:RouteTableAssociation",
+        )
+        return {r.name: r.inputs for r in run.resources if r.type in keep}
+
+    assert fixed_parts(build(nat=nat)) == fixed_parts(build(nat=NatGateways.NONE))
+
+
+def test_free_s3_gateway_endpoint_on_the_private_route_tables() -> None:
+    run = build(THREE_ZONES)
+
+    endpoint = run.one("aws:ec2/vpcEndpoint:VpcEndpoint")
+    assert endpoint.inputs["serviceName"] == "com.amazonaws.us-east-1.s3"
+    assert endpoint.inputs["vpcEndpointType"] == "Gateway"
+    assert sorted(endpoint.inputs["routeTableIds"]) == sorted(
+        t.outputs["id"] for t in private_tables(run).values()
+    )
+
+
+def test_default_security_group_is_stripped_of_all_rules() -> None:
+    group = build().one("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+
+    assert group.inputs["vpcId"] == "network-vpc-id"
+    assert group.inputs["ingress"] == []
+    assert group.inputs["egress"] == []
+
+
+def test_every_child_is_parented_to_the_component() -> None:
+    run = build(THREE_ZONES, nat=NatGateways.PER_AZ)
+
+    component = run.one("cdn-alb-backend:network:Network")
+    children = [r for r in run.resources if r is not component]
+    assert len(children) > 20
+    assert {r.parent_urn for r in children} == {component.urn}
+
+
+def test_outputs_name_the_vpc_and_subnets_in_zone_order() -> None:
+    run = build(THREE_ZONES)
+
+    assert run.exports["vpc_id"] == "network-vpc-id"
+    assert run.exports["public_subnet_ids"] == [f"network-public-{z}-id" for z in "abc"]
+    assert run.exports["private_subnet_ids"] == [f"network-private-{z}-id" for z in "abc"]

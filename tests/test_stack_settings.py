@@ -1,0 +1,191 @@
+"""Stack settings: every stack file loads, and every bad value is refused before any resource."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.front_door import PriceClass
+from components.network import NatGateways
+from stack_settings import SettingsError, StackSettings, load_settings
+from tests.harness import (
+    INSTANCE_TYPE_TOKEN,
+    US_EAST_1_ZONES,
+    run_main_failing,
+    run_pulumi,
+    stack_config,
+    with_overrides,
+)
+
+
+def load(config: dict[str, str], zones: list[str] | None = None) -> StackSettings:
+    loaded: list[StackSettings] = []
+    run_pulumi(lambda: loaded.append(load_settings()), config, zones=zones)
+    return loaded[0]
+
+
+def test_dev_stack_is_the_small_cheap_one(dev_config: dict[str, str]) -> None:
+    settings = load(dev_config)
+
+    assert settings.network.vpc_cidr == "10.0.0.0/16"
+    assert settings.network.availability_zones == ("us-east-1a", "us-east-1b")
+    assert settings.network.nat_gateways is NatGateways.NONE
+    assert settings.network.region == "us-east-1"
+    assert settings.backend.instance_type == "t4g.nano"
+    assert settings.backend.architecture == "arm64"
+    assert (settings.backend.min_size, settings.backend.desired_capacity) == (1, 1)
+    assert settings.backend.max_size == 2
+    assert settings.backend.app_port == 8080
+    assert settings.backend.health_check_path == "/health"
+    assert settings.backend.deletion_protection is False
+    assert settings.backend.instance_tags == {
+        "Project": "cdn-alb-backend",
+        "Environment": "dev",
+        "ManagedBy": "pulumi",
+    }
+    assert settings.front_door.price_class is PriceClass.NORTH_AMERICA_EUROPE
+    assert settings.front_door.waf_enabled is False
+
+
+def test_prod_stack_spans_three_zones_with_headroom() -> None:
+    settings = load(stack_config("prod"))
+
+    assert settings.network.availability_zones == ("us-east-1a", "us-east-1b", "us-east-1c")
+    assert settings.network.vpc_cidr == "10.20.0.0/16"
+    assert settings.backend.instance_type == "t4g.small"
+    assert (settings.backend.min_size, settings.backend.desired_capacity) == (3, 3)
+    assert settings.backend.max_size == 9
+    assert settings.backend.deletion_protection is True
+    assert settings.backend.instance_tags["Environment"] == "prod"
+    assert settings.front_door.price_class is PriceClass.ALL
+    assert settings.front_door.waf_enabled is True
+
+
+def test_x86_instance_type_is_recognised(dev_config: dict[str, str]) -> None:
+    settings = load(with_overrides(dev_config, {"instanceType": "t3.micro"}))
+
+    assert settings.backend.architecture == "x86_64"
+
+
+def test_availability_zones_exclude_opt_in_zones_and_are_asked_once(
+    dev_config: dict[str, str],
+) -> None:
+    loaded: list[StackSettings] = []
+    run = run_pulumi(lambda: loaded.append(load_settings()), dev_config)
+
+    zone_lookups = [i for i in run.invokes if i.token.endswith("getAvailabilityZones")]
+    assert len(zone_lookups) == 1
+    assert zone_lookups[0].args == {
+        "state": "available",
+        "filters": [{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+    }
+
+
+BAD_VALUES: list[tuple[dict[str, Any], str]] = [
+    (
+        {"instanceType": "t4gmicro"},
+        "instanceType 't4gmicro' is invalid: use an EC2 instance "
+        "type of the form family.size, e.g. t4g.micro",
+    ),
+    ({"instanceType": "T4G.MICRO"}, "instanceType 'T4G.MICRO' is invalid"),
+    ({"instanceType": "x9.large"}, "instanceType 'x9.large' is not offered in us-east-1"),
+    ({"instanceType": "mac2.metal"}, "instanceType 'mac2.metal' runs arm64_mac; use an arm64"),
+    ({"minSize": 3, "maxSize": 2, "desiredCapacity": 2}, "minSize (3) must be <= maxSize (2)"),
+    ({"desiredCapacity": 5}, "desiredCapacity (5) must be between minSize (1) and maxSize (2)"),
+    ({"minSize": 2, "desiredCapacity": 1}, "desiredCapacity (1) must be between minSize (2)"),
+    ({"minSize": -1}, "minSize (-1) must be between 0 and 100"),
+    ({"maxSize": 0}, "maxSize (0) must be between 1 and 100"),
+    ({"maxSize": 1000}, "maxSize (1000) must be between 1 and 100"),
+    ({"desiredCapacity": "two"}, "desiredCapacity 'two' is not a whole number"),
+    ({"vpcCidr": "10.0.0.0/33"}, "vpcCidr '10.0.0.0/33' is invalid: use an IPv4 network"),
+    ({"vpcCidr": "not-a-cidr"}, "vpcCidr 'not-a-cidr' is invalid"),
+    ({"vpcCidr": "10.0.0.1/16"}, "vpcCidr '10.0.0.1/16' is invalid"),  # host bits set
+    (
+        {"vpcCidr": "10.0.0.0/25"},
+        "vpcCidr '10.0.0.0/25' is invalid: use an IPv4 network in a "
+        "private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16), /16 to /24",
+    ),
+    ({"vpcCidr": "10.0.0.0/8"}, "vpcCidr '10.0.0.0/8' is invalid"),  # larger than AWS allows
+    ({"vpcCidr": "8.8.0.0/16"}, "vpcCidr '8.8.0.0/16' is invalid"),  # public range
+    ({"azCount": 1}, "azCount (1) must be between 2 and 4"),
+    ({"azCount": 5}, "azCount (5) must be between 2 and 4"),
+    ({"natGateways": "one"}, "natGateways 'one' is not one of: none, single, perAz"),
+    ({"appPort": 0}, "appPort (0) must be between 1 and 65535"),
+    ({"appPort": 70000}, "appPort (70000) must be between 1 and 65535"),
+    (
+        {"healthCheckPath": "health"},
+        "healthCheckPath 'health' is invalid: use a URL path starting with '/'",
+    ),
+    ({"healthCheckPath": "/health check"}, "healthCheckPath '/health check' is invalid"),
+    (
+        {"priceClass": "PriceClass_50"},
+        "priceClass 'PriceClass_50' is not one of: PriceClass_100, PriceClass_200, PriceClass_All",
+    ),
+    ({"wafEnabled": "yes"}, "wafEnabled 'yes' is not a boolean: use true or false"),
+    ({"deletionProtection": "1"}, "deletionProtection '1' is not a boolean: use true or false"),
+    ({"aws:region": None}, "aws:region is not set"),
+    ({"appPort": None}, "appPort is not set (its default belongs in Pulumi.yaml)"),
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"), BAD_VALUES, ids=[str(case[0]) for case in BAD_VALUES]
+)
+def test_bad_value_is_refused_before_any_resource(
+    dev_config: dict[str, str], overrides: dict[str, Any], message: str
+) -> None:
+    error, run = run_main_failing(with_overrides(dev_config, overrides))
+
+    assert isinstance(error, SettingsError)
+    assert any(problem.startswith(message) for problem in error.problems), error.problems
+    assert len(error.problems) == 1, error.problems
+    assert run.resources == []
+
+
+def test_azcount_beyond_the_zones_the_region_offers_is_refused(
+    dev_config: dict[str, str],
+) -> None:
+    error, run = run_main_failing(
+        with_overrides(dev_config, {"azCount": 3}), zones=US_EAST_1_ZONES[:2]
+    )
+
+    assert isinstance(error, SettingsError)
+    assert error.problems == [
+        "azCount (3) is more than the 2 zones us-east-1 offers (us-east-1a, us-east-1b)"
+    ]
+    assert run.resources == []
+
+
+def test_every_problem_is_reported_at_once(dev_config: dict[str, str]) -> None:
+    error, run = run_main_failing(
+        with_overrides(
+            dev_config,
+            {"minSize": 4, "appPort": "http", "wafEnabled": "yes", "natGateways": "always"},
+        )
+    )
+
+    assert isinstance(error, SettingsError)
+    assert sorted(error.problems) == sorted(
+        [
+            "minSize (4) must be <= maxSize (2)",
+            "appPort 'http' is not a whole number",
+            "wafEnabled 'yes' is not a boolean: use true or false",
+            "natGateways 'always' is not one of: none, single, perAz",
+        ]
+    )
+    assert str(error).startswith("Invalid stack configuration (4 problem(s)):\n  - ")
+    assert run.resources == []
+
+
+def test_region_is_not_asked_about_values_already_refused(dev_config: dict[str, str]) -> None:
+    _, run = run_main_failing(with_overrides(dev_config, {"instanceType": "bogus"}))
+
+    assert [i for i in run.invokes if i.token == INSTANCE_TYPE_TOKEN] == []
+
+
+@pytest.mark.parametrize("spelling", ["true", "True", "false", "False"])
+def test_booleans_accept_what_pulumi_accepts(dev_config: dict[str, str], spelling: str) -> None:
+    settings = load(with_overrides(dev_config, {"wafEnabled": spelling}))
+
+    assert settings.front_door.waf_enabled is (spelling.lower() == "true")
