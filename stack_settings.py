@@ -36,7 +36,8 @@ from components.network import (
 
 MAX_INSTANCES = 100  # A guard against typos such as 1000; raise it knowingly.
 INSTANCE_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
-HEALTH_CHECK_PATH_PATTERN = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")  # ALB: max 1024
+# Plain path characters only: the path also lands on the service's systemd command line.
+HEALTH_CHECK_PATH_PATTERN = re.compile(r"^/[A-Za-z0-9._~/-]{0,254}$")
 PRIVATE_RANGES = tuple(
     ipaddress.IPv4Network(cidr) for cidr in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 )
@@ -174,8 +175,8 @@ def load_settings() -> StackSettings:
     app_port = read.integer("appPort", 1, 65535)
     health_check_path = read.text(
         "healthCheckPath",
-        lambda path: len(path) <= 1024 and bool(HEALTH_CHECK_PATH_PATTERN.fullmatch(path)),
-        "use a URL path starting with '/', e.g. /health (no spaces or query string)",
+        lambda path: bool(HEALTH_CHECK_PATH_PATTERN.fullmatch(path)),
+        "use a path starting with '/' of at most 255 letters, digits and . _ ~ - /, e.g. /health",
     )
     price_class = read.choice("priceClass", PriceClass)
     waf_enabled = read.boolean("wafEnabled")

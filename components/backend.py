@@ -1,12 +1,44 @@
-"""LoadBalancedBackend: the ALB, its target group and the Auto Scaling group behind it."""
+"""LoadBalancedBackend: an internet-facing ALB in front of a self-healing Auto Scaling group.
+
+The ALB admits only CloudFront (its origin-facing managed prefix list) and forwards to the
+instances, which admit only the ALB. Instances run in private subnets without public IPs, boot
+Amazon Linux 2023 for their CPU architecture, and are replaced through an instance refresh
+whenever the launch template changes.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.user_data import user_data
 
 # CPU architectures with an Amazon Linux 2023 image, in order of preference.
 SUPPORTED_ARCHITECTURES = ("arm64", "x86_64")
+# Public SSM parameters naming the latest Amazon Linux 2023 image per architecture. The launch
+# template stores the parameter and EC2 resolves it at each launch, so new instances get the
+# patched image without a template change (and without a drifting AMI id in the program).
+AL2023_IMAGE_PARAMETERS = {
+    "arm64": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+    "x86_64": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+}
+AL2023_ROOT_DEVICE = "/dev/xvda"
+# The managed prefix list of CloudFront's origin-facing servers. It counts as ~55 rules against
+# the security group's rule quota (60 by default), so the ALB's group holds nothing else inbound.
+CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
+HTTP_PORT = 80
+
+HEALTH_CHECK_INTERVAL_SECONDS = 15
+HEALTH_CHECK_TIMEOUT_SECONDS = 5
+HEALTHY_THRESHOLD = 2
+UNHEALTHY_THRESHOLD = 3
+DEREGISTRATION_DELAY_SECONDS = 30  # requests are short; don't hold a rollout for the default 300
+# Boot, cloud-init and two passing health checks take about two minutes; leave room.
+HEALTH_CHECK_GRACE_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -20,3 +52,269 @@ class BackendSettings:
     health_check_path: str
     deletion_protection: bool
     instance_tags: Mapping[str, str]  # the stack's default tags, copied onto instances/volumes
+
+
+@dataclass(frozen=True)
+class LoadBalancedBackendArgs:
+    settings: BackendSettings
+    vpc_id: pulumi.Input[str]
+    public_subnet_ids: Sequence[pulumi.Input[str]]  # the ALB's, one per zone
+    private_subnet_ids: Sequence[pulumi.Input[str]]  # the instances', one per zone
+
+
+class LoadBalancedBackend(pulumi.ComponentResource):
+    alb_dns_name: pulumi.Output[str]
+    alb_arn: pulumi.Output[str]
+    alb_arn_suffix: pulumi.Output[str]
+    alb_zone_id: pulumi.Output[str]
+    target_group_arn: pulumi.Output[str]
+    target_group_arn_suffix: pulumi.Output[str]
+    listener_arn: pulumi.Output[str]
+    alb_security_group_id: pulumi.Output[str]
+    asg_name: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: LoadBalancedBackendArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("cdn-alb-backend:backend:LoadBalancedBackend", name, None, opts)
+        settings = args.settings
+        child = pulumi.ResourceOptions(parent=self)
+
+        alb_group, instance_group = self._security_groups(name, args, child)
+
+        target_group = aws.lb.TargetGroup(
+            f"{name}-tg",
+            vpc_id=args.vpc_id,
+            target_type="instance",
+            protocol="HTTP",
+            port=settings.app_port,
+            deregistration_delay=DEREGISTRATION_DELAY_SECONDS,
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                enabled=True,
+                protocol="HTTP",
+                port="traffic-port",
+                path=settings.health_check_path,
+                matcher="200",
+                interval=HEALTH_CHECK_INTERVAL_SECONDS,
+                timeout=HEALTH_CHECK_TIMEOUT_SECONDS,
+                healthy_threshold=HEALTHY_THRESHOLD,
+                unhealthy_threshold=UNHEALTHY_THRESHOLD,
+            ),
+            opts=child,
+        )
+        load_balancer = aws.lb.LoadBalancer(
+            f"{name}-alb",
+            load_balancer_type="application",
+            internal=False,
+            ip_address_type="ipv4",
+            subnets=list(args.public_subnet_ids),
+            security_groups=[alb_group.id],
+            drop_invalid_header_fields=True,
+            desync_mitigation_mode="defensive",
+            enable_deletion_protection=settings.deletion_protection,
+            opts=child,
+        )
+        listener = aws.lb.Listener(
+            f"{name}-http",
+            load_balancer_arn=load_balancer.arn,
+            protocol="HTTP",
+            port=HTTP_PORT,
+            default_actions=[
+                aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)
+            ],
+            opts=child,
+        )
+
+        launch_template = self._launch_template(name, settings, instance_group, child)
+        group = aws.autoscaling.Group(
+            f"{name}-asg",
+            vpc_zone_identifiers=list(args.private_subnet_ids),
+            min_size=settings.min_size,
+            max_size=settings.max_size,
+            desired_capacity=settings.desired_capacity,
+            target_group_arns=[target_group.arn],
+            health_check_type="ELB",
+            health_check_grace_period=HEALTH_CHECK_GRACE_SECONDS,
+            # Pinned to the template's newest version: a template change is a change of this
+            # group, which starts the instance refresh below.
+            launch_template=aws.autoscaling.GroupLaunchTemplateArgs(
+                id=launch_template.id,
+                version=launch_template.latest_version.apply(str),
+            ),
+            instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
+                strategy="Rolling",
+                preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
+                    # Launch replacements before terminating: capacity never drops.
+                    min_healthy_percentage=100,
+                    max_healthy_percentage=200,
+                    instance_warmup=str(HEALTH_CHECK_GRACE_SECONDS),
+                ),
+            ),
+            enabled_metrics=[
+                aws.autoscaling.Metric.GROUP_DESIRED_CAPACITY,
+                aws.autoscaling.Metric.GROUP_IN_SERVICE_INSTANCES,
+                aws.autoscaling.Metric.GROUP_PENDING_INSTANCES,
+                aws.autoscaling.Metric.GROUP_TERMINATING_INSTANCES,
+            ],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[listener]),
+        )
+
+        self.alb_dns_name = load_balancer.dns_name
+        self.alb_arn = load_balancer.arn
+        self.alb_arn_suffix = load_balancer.arn_suffix
+        self.alb_zone_id = load_balancer.zone_id
+        self.target_group_arn = target_group.arn
+        self.target_group_arn_suffix = target_group.arn_suffix
+        self.listener_arn = listener.arn
+        self.alb_security_group_id = alb_group.id
+        self.asg_name = group.name
+        self.register_outputs(
+            {
+                "alb_dns_name": self.alb_dns_name,
+                "alb_arn": self.alb_arn,
+                "alb_arn_suffix": self.alb_arn_suffix,
+                "alb_zone_id": self.alb_zone_id,
+                "target_group_arn": self.target_group_arn,
+                "target_group_arn_suffix": self.target_group_arn_suffix,
+                "listener_arn": self.listener_arn,
+                "alb_security_group_id": self.alb_security_group_id,
+                "asg_name": self.asg_name,
+            }
+        )
+
+    def _security_groups(
+        self, name: str, args: LoadBalancedBackendArgs, child: pulumi.ResourceOptions
+    ) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
+        """CloudFront -> ALB on port 80 -> instances on the app port; nothing else inbound."""
+        port = args.settings.app_port
+        alb_group = aws.ec2.SecurityGroup(
+            f"{name}-alb-sg",
+            vpc_id=args.vpc_id,
+            description="Load balancer: HTTP from CloudFront only",
+            opts=child,
+        )
+        instance_group = aws.ec2.SecurityGroup(
+            f"{name}-instance-sg",
+            vpc_id=args.vpc_id,
+            description="Backend instances: app port from the load balancer only",
+            opts=child,
+        )
+        cloudfront = aws.ec2.get_managed_prefix_list_output(
+            name=CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST, opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-alb-from-cloudfront",
+            security_group_id=alb_group.id,
+            description="HTTP from CloudFront origin-facing servers",
+            ip_protocol="tcp",
+            from_port=HTTP_PORT,
+            to_port=HTTP_PORT,
+            prefix_list_id=cloudfront.id,
+            opts=child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-alb-to-instances",
+            security_group_id=alb_group.id,
+            description="Requests and health checks to the backend instances",
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            referenced_security_group_id=instance_group.id,
+            opts=child,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-instances-from-alb",
+            security_group_id=instance_group.id,
+            description="App port from the load balancer",
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            referenced_security_group_id=alb_group.id,
+            opts=child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-instances-https-out",
+            security_group_id=instance_group.id,
+            description="HTTPS out: OS packages via the S3 endpoint, Systems Manager via NAT",
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            cidr_ipv4="0.0.0.0/0",
+            opts=child,
+        )
+        return alb_group, instance_group
+
+    def _launch_template(
+        self,
+        name: str,
+        settings: BackendSettings,
+        instance_group: aws.ec2.SecurityGroup,
+        child: pulumi.ResourceOptions,
+    ) -> aws.ec2.LaunchTemplate:
+        role = aws.iam.Role(
+            f"{name}-instance-role",
+            description="Backend instances: Systems Manager only",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "ec2.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+            opts=child,
+        )
+        # Session Manager instead of SSH: no key pairs, no inbound port, every session audited.
+        aws.iam.RolePolicyAttachment(
+            f"{name}-instance-ssm",
+            role=role.name,
+            policy_arn=aws.iam.ManagedPolicy.AMAZON_SSM_MANAGED_INSTANCE_CORE,
+            opts=child,
+        )
+        profile = aws.iam.InstanceProfile(f"{name}-instance-profile", role=role.name, opts=child)
+
+        tags = {**settings.instance_tags, "Name": f"{name}-instance"}
+        return aws.ec2.LaunchTemplate(
+            f"{name}-lt",
+            description="Backend instances (Amazon Linux 2023, IMDSv2, encrypted gp3)",
+            image_id=f"resolve:ssm:{AL2023_IMAGE_PARAMETERS[settings.architecture]}",
+            instance_type=settings.instance_type,
+            iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=profile.arn),
+            network_interfaces=[
+                aws.ec2.LaunchTemplateNetworkInterfaceArgs(
+                    device_index=0,
+                    associate_public_ip_address="false",
+                    security_groups=[instance_group.id],
+                    delete_on_termination="true",
+                )
+            ],
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled",
+                http_tokens="required",
+                http_put_response_hop_limit=1,
+            ),
+            block_device_mappings=[
+                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                    device_name=AL2023_ROOT_DEVICE,
+                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        volume_type="gp3",
+                        encrypted="true",
+                        delete_on_termination="true",
+                    ),
+                )
+            ],
+            user_data=user_data(settings.app_port, settings.health_check_path),
+            tag_specifications=[
+                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags)
+                for kind in ("instance", "volume", "network-interface")
+            ],
+            update_default_version=True,
+            opts=child,
+        )

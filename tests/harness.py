@@ -156,6 +156,8 @@ def _fake_outputs(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, An
 
 
 AVAILABILITY_ZONES_TOKEN = "aws:index/getAvailabilityZones:getAvailabilityZones"
+PREFIX_LIST_TOKEN = "aws:ec2/getManagedPrefixList:getManagedPrefixList"
+CLOUDFRONT_PREFIX_LIST_ID = "pl-3b927c52"  # its id in us-east-1
 INSTANCE_TYPE_TOKEN = "aws:ec2/getInstanceType:getInstanceType"
 # What EC2's DescribeInstanceTypes reports for the families the tests use.
 INSTANCE_FAMILY_ARCHITECTURES = {
@@ -200,6 +202,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "instanceType": instance_type,
                 "supportedArchitectures": INSTANCE_FAMILY_ARCHITECTURES[family],
                 "id": instance_type,
+            }
+        if args.token == PREFIX_LIST_TOKEN:
+            if args.args.get("name") != "com.amazonaws.global.cloudfront.origin-facing":
+                return {}, [("name", f"no managed prefix list named {args.args.get('name')}")]
+            return {
+                "id": CLOUDFRONT_PREFIX_LIST_ID,
+                "name": args.args["name"],
+                "addressFamily": "IPv4",
+                "maxEntries": 55,
+                "ownerId": "AWS",
+                "arn": f"arn:aws:ec2:us-east-1:aws:prefix-list/{CLOUDFRONT_PREFIX_LIST_ID}",
             }
         raise NotImplementedError(f"the mocks do not answer the invoke {args.token}")
 

@@ -115,9 +115,12 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"appPort": 70000}, "appPort (70000) must be between 1 and 65535"),
     (
         {"healthCheckPath": "health"},
-        "healthCheckPath 'health' is invalid: use a URL path starting with '/'",
+        "healthCheckPath 'health' is invalid: use a path starting with '/' of at most 255 letters, "
+        "digits and . _ ~ - /, e.g. /health",
     ),
     ({"healthCheckPath": "/health check"}, "healthCheckPath '/health check' is invalid"),
+    ({"healthCheckPath": "/health?x=1"}, "healthCheckPath '/health?x=1' is invalid"),
+    ({"healthCheckPath": "/$HOME%i"}, "healthCheckPath '/$HOME%i' is invalid"),  # systemd specials
     (
         {"priceClass": "PriceClass_50"},
         "priceClass 'PriceClass_50' is not one of: PriceClass_100, PriceClass_200, PriceClass_All",

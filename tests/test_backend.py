@@ -1,0 +1,432 @@
+"""LoadBalancedBackend: ALB, target group, security groups, launch template and Auto Scaling
+group, asserted as AWS receives them."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+
+from components.backend import BackendSettings, LoadBalancedBackend, LoadBalancedBackendArgs
+from tests.harness import CLOUDFRONT_PREFIX_LIST_ID, PREFIX_LIST_TOKEN, Resource, Run, run_pulumi
+
+APP_DIR = Path(__file__).resolve().parent.parent / "components" / "backend_app"
+SETTINGS = BackendSettings(
+    instance_type="t4g.micro",
+    architecture="arm64",
+    min_size=2,
+    max_size=6,
+    desired_capacity=3,
+    app_port=8080,
+    health_check_path="/health",
+    deletion_protection=False,
+    instance_tags={"Project": "cdn-alb-backend", "Environment": "test"},
+)
+PUBLIC_SUBNETS = ["subnet-public-a", "subnet-public-b"]
+PRIVATE_SUBNETS = ["subnet-private-a", "subnet-private-b"]
+OUTPUTS = (
+    "alb_dns_name",
+    "alb_arn",
+    "alb_zone_id",
+    "target_group_arn",
+    "listener_arn",
+    "alb_security_group_id",
+    "asg_name",
+)
+
+
+def build(**changes: Any) -> Run:
+    settings = dataclasses.replace(SETTINGS, **changes)
+
+    def program() -> None:
+        backend = LoadBalancedBackend(
+            "backend",
+            LoadBalancedBackendArgs(
+                settings=settings,
+                vpc_id="vpc-0123",
+                public_subnet_ids=PUBLIC_SUBNETS,
+                private_subnet_ids=PRIVATE_SUBNETS,
+            ),
+        )
+        for output in OUTPUTS:
+            pulumi.export(output, getattr(backend, output))
+
+    return run_pulumi(program, {})
+
+
+@pytest.fixture(scope="module")
+def run() -> Run:
+    return build()
+
+
+def rules_of(run: Run, group: Resource, kind: str) -> list[Resource]:
+    rule_type = f"aws:vpc/securityGroup{kind}Rule:SecurityGroup{kind}Rule"
+    return [r for r in run.of_type(rule_type) if r.inputs["securityGroupId"] == group.outputs["id"]]
+
+
+# ------------------------------------------------------------------------- load balancer
+def test_alb_is_internet_facing_in_every_public_subnet(run: Run) -> None:
+    alb = run.one("aws:lb/loadBalancer:LoadBalancer")
+
+    assert alb.inputs["loadBalancerType"] == "application"
+    assert alb.inputs["internal"] is False
+    assert alb.inputs["ipAddressType"] == "ipv4"
+    assert alb.inputs["subnets"] == PUBLIC_SUBNETS
+    assert alb.inputs["securityGroups"] == [run.named("backend-alb-sg").outputs["id"]]
+
+
+def test_alb_drops_invalid_headers_and_mitigates_desync(run: Run) -> None:
+    alb = run.one("aws:lb/loadBalancer:LoadBalancer")
+
+    assert alb.inputs["dropInvalidHeaderFields"] is True
+    assert alb.inputs["desyncMitigationMode"] in ("defensive", "strictest")
+
+
+@pytest.mark.parametrize("protected", [False, True])
+def test_alb_deletion_protection_follows_the_setting(protected: bool) -> None:
+    alb = build(deletion_protection=protected).one("aws:lb/loadBalancer:LoadBalancer")
+
+    assert alb.inputs["enableDeletionProtection"] is protected
+
+
+def test_http_listener_on_port_80_forwards_to_the_target_group(run: Run) -> None:
+    listener = run.one("aws:lb/listener:Listener")
+    target_group = run.one("aws:lb/targetGroup:TargetGroup")
+
+    assert (
+        listener.inputs["loadBalancerArn"]
+        == run.one("aws:lb/loadBalancer:LoadBalancer").outputs["arn"]
+    )
+    assert listener.inputs["protocol"] == "HTTP"
+    assert listener.inputs["port"] == 80
+    assert listener.inputs["defaultActions"] == [
+        {"type": "forward", "targetGroupArn": target_group.outputs["arn"]}
+    ]
+
+
+def test_target_group_checks_health_on_the_app_port(run: Run) -> None:
+    target_group = run.one("aws:lb/targetGroup:TargetGroup")
+
+    assert target_group.inputs["vpcId"] == "vpc-0123"
+    assert target_group.inputs["targetType"] == "instance"
+    assert target_group.inputs["protocol"] == "HTTP"
+    assert target_group.inputs["port"] == 8080
+    assert target_group.inputs["deregistrationDelay"] == 30
+    assert target_group.inputs["healthCheck"] == {
+        "enabled": True,
+        "protocol": "HTTP",
+        "port": "traffic-port",
+        "path": "/health",
+        "matcher": "200",
+        "interval": 15,
+        "timeout": 5,
+        "healthyThreshold": 2,
+        "unhealthyThreshold": 3,
+    }
+
+
+def test_custom_port_and_health_path_reach_the_target_group() -> None:
+    target_group = build(app_port=9000, health_check_path="/ready").one(
+        "aws:lb/targetGroup:TargetGroup"
+    )
+
+    assert target_group.inputs["port"] == 9000
+    assert target_group.inputs["healthCheck"]["path"] == "/ready"
+
+
+# ---------------------------------------------------------------------- security groups
+def test_alb_admits_only_cloudfront_on_port_80(run: Run) -> None:
+    alb_group = run.named("backend-alb-sg")
+
+    [ingress] = rules_of(run, alb_group, "Ingress")
+    assert ingress.inputs == {
+        "securityGroupId": alb_group.outputs["id"],
+        "description": "HTTP from CloudFront origin-facing servers",
+        "ipProtocol": "tcp",
+        "fromPort": 80,
+        "toPort": 80,
+        "prefixListId": CLOUDFRONT_PREFIX_LIST_ID,
+    }
+    lookups = [i for i in run.invokes if i.token == PREFIX_LIST_TOKEN]
+    assert [i.args for i in lookups] == [{"name": "com.amazonaws.global.cloudfront.origin-facing"}]
+
+
+def test_alb_sends_only_to_the_instances_on_the_app_port(run: Run) -> None:
+    alb_group, instance_group = run.named("backend-alb-sg"), run.named("backend-instance-sg")
+
+    [egress] = rules_of(run, alb_group, "Egress")
+    assert egress.inputs["referencedSecurityGroupId"] == instance_group.outputs["id"]
+    assert (egress.inputs["ipProtocol"], egress.inputs["fromPort"], egress.inputs["toPort"]) == (
+        "tcp",
+        8080,
+        8080,
+    )
+    assert "cidrIpv4" not in egress.inputs
+
+
+def test_instances_admit_only_the_alb_on_the_app_port(run: Run) -> None:
+    alb_group, instance_group = run.named("backend-alb-sg"), run.named("backend-instance-sg")
+
+    [ingress] = rules_of(run, instance_group, "Ingress")
+    assert ingress.inputs["referencedSecurityGroupId"] == alb_group.outputs["id"]
+    assert (ingress.inputs["ipProtocol"], ingress.inputs["fromPort"], ingress.inputs["toPort"]) == (
+        "tcp",
+        8080,
+        8080,
+    )
+
+
+def test_nothing_is_open_to_the_world_inbound_and_no_ssh(run: Run) -> None:
+    ingress = run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+
+    assert len(ingress) == 2
+    for rule in ingress:
+        assert rule.inputs.get("cidrIpv4") in (None, "")
+        assert rule.inputs.get("cidrIpv6") in (None, "")
+        assert not rule.inputs["fromPort"] <= 22 <= rule.inputs["toPort"]
+    alb_group = run.named("backend-alb-sg")
+    for rule in rules_of(run, alb_group, "Ingress") + rules_of(run, alb_group, "Egress"):
+        assert rule.inputs.get("cidrIpv4") != "0.0.0.0/0"
+        assert rule.inputs.get("cidrIpv6") != "::/0"
+
+
+def test_security_groups_carry_no_inline_rules(run: Run) -> None:
+    for group in run.of_type("aws:ec2/securityGroup:SecurityGroup"):
+        assert group.inputs["vpcId"] == "vpc-0123"
+        assert "ingress" not in group.inputs
+        assert "egress" not in group.inputs
+
+
+# ----------------------------------------------------------------------- launch template
+@pytest.mark.parametrize(
+    ("instance_type", "architecture", "parameter"),
+    [
+        (
+            "t4g.micro",
+            "arm64",
+            "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+        ),
+        (
+            "t3.micro",
+            "x86_64",
+            "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+        ),
+    ],
+)
+def test_image_matches_the_instance_architecture(
+    instance_type: str, architecture: str, parameter: str
+) -> None:
+    template = build(instance_type=instance_type, architecture=architecture).one(
+        "aws:ec2/launchTemplate:LaunchTemplate"
+    )
+
+    assert template.inputs["instanceType"] == instance_type
+    assert template.inputs["imageId"] == f"resolve:ssm:{parameter}"
+
+
+def test_instances_require_imdsv2(run: Run) -> None:
+    template = run.one("aws:ec2/launchTemplate:LaunchTemplate")
+
+    assert template.inputs["metadataOptions"] == {
+        "httpEndpoint": "enabled",
+        "httpTokens": "required",
+        "httpPutResponseHopLimit": 1,
+    }
+
+
+def test_root_volume_is_encrypted_gp3(run: Run) -> None:
+    template = run.one("aws:ec2/launchTemplate:LaunchTemplate")
+
+    assert template.inputs["blockDeviceMappings"] == [
+        {
+            "deviceName": "/dev/xvda",
+            "ebs": {"volumeType": "gp3", "encrypted": "true", "deleteOnTermination": "true"},
+        }
+    ]
+
+
+def test_instances_get_no_public_ip_and_only_their_security_group(run: Run) -> None:
+    template = run.one("aws:ec2/launchTemplate:LaunchTemplate")
+
+    assert template.inputs["networkInterfaces"] == [
+        {
+            "deviceIndex": 0,
+            "associatePublicIpAddress": "false",
+            "securityGroups": [run.named("backend-instance-sg").outputs["id"]],
+            "deleteOnTermination": "true",
+        }
+    ]
+    assert "vpcSecurityGroupIds" not in template.inputs
+
+
+def test_instances_and_volumes_are_tagged(run: Run) -> None:
+    template = run.one("aws:ec2/launchTemplate:LaunchTemplate")
+
+    expected = {"Project": "cdn-alb-backend", "Environment": "test", "Name": "backend-instance"}
+    assert template.inputs["tagSpecifications"] == [
+        {"resourceType": kind, "tags": expected}
+        for kind in ("instance", "volume", "network-interface")
+    ]
+
+
+def test_instance_role_allows_only_systems_manager(run: Run) -> None:
+    role = run.one("aws:iam/role:Role")
+    attachment = run.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    profile = run.one("aws:iam/instanceProfile:InstanceProfile")
+    template = run.one("aws:ec2/launchTemplate:LaunchTemplate")
+
+    assert json.loads(role.inputs["assumeRolePolicy"]) == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    assert attachment.inputs == {
+        "role": role.outputs["name"],
+        "policyArn": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+    }
+    assert run.of_type("aws:iam/rolePolicy:RolePolicy") == []
+    assert profile.inputs["role"] == role.outputs["name"]
+    assert template.inputs["iamInstanceProfile"] == {"arn": profile.outputs["arn"]}
+
+
+# ---------------------------------------------------------------------------- user data
+def cloud_config(template: Resource) -> dict[str, Any]:
+    text = base64.b64decode(template.inputs["userData"], validate=True).decode()
+    assert text.startswith("#cloud-config\n")
+    return yaml.safe_load(text)
+
+
+def test_user_data_installs_the_service_file_verbatim(run: Run) -> None:
+    config = cloud_config(run.one("aws:ec2/launchTemplate:LaunchTemplate"))
+
+    files = {f["path"]: f for f in config["write_files"]}
+    assert files["/opt/backend/server.py"]["content"] == (APP_DIR / "server.py").read_text()
+    assert files["/opt/backend/server.py"]["permissions"] == "0755"
+
+
+def test_user_data_runs_the_service_under_systemd(run: Run) -> None:
+    config = cloud_config(run.one("aws:ec2/launchTemplate:LaunchTemplate"))
+
+    unit = {f["path"]: f for f in config["write_files"]}["/etc/systemd/system/backend.service"][
+        "content"
+    ]
+    lines = unit.splitlines()
+    assert (
+        "ExecStart=/usr/bin/python3 /opt/backend/server.py --port 8080 --health-path /health"
+        in lines
+    )
+    assert "DynamicUser=yes" in lines  # an unprivileged, throwaway user
+    assert "Restart=on-failure" in lines
+    assert "WantedBy=multi-user.target" in lines
+    assert config["runcmd"] == [
+        ["systemctl", "daemon-reload"],
+        ["systemctl", "enable", "--now", "backend.service"],
+    ]
+
+
+def test_user_data_downloads_nothing_at_boot(run: Run) -> None:
+    config = cloud_config(run.one("aws:ec2/launchTemplate:LaunchTemplate"))
+
+    assert config["package_update"] is False
+    assert config["package_upgrade"] is False
+    assert "packages" not in config
+
+
+def test_user_data_fits_the_ec2_limit(run: Run) -> None:
+    raw = base64.b64decode(run.one("aws:ec2/launchTemplate:LaunchTemplate").inputs["userData"])
+
+    assert len(raw) <= 16 * 1024
+
+
+def test_user_data_follows_port_and_health_path() -> None:
+    config = cloud_config(
+        build(app_port=9000, health_check_path="/ready").one(
+            "aws:ec2/launchTemplate:LaunchTemplate"
+        )
+    )
+
+    unit = {f["path"]: f for f in config["write_files"]}["/etc/systemd/system/backend.service"][
+        "content"
+    ]
+    assert "--port 9000 --health-path /ready" in unit
+
+
+# -------------------------------------------------------------------- auto scaling group
+def test_group_runs_in_the_private_subnets_with_the_configured_sizes(run: Run) -> None:
+    group = run.one("aws:autoscaling/group:Group")
+
+    assert group.inputs["vpcZoneIdentifiers"] == PRIVATE_SUBNETS
+    assert (group.inputs["minSize"], group.inputs["desiredCapacity"], group.inputs["maxSize"]) == (
+        2,
+        3,
+        6,
+    )
+    assert group.inputs["targetGroupArns"] == [
+        run.one("aws:lb/targetGroup:TargetGroup").outputs["arn"]
+    ]
+
+
+def test_group_publishes_its_capacity_metrics(run: Run) -> None:
+    group = run.one("aws:autoscaling/group:Group")
+
+    assert group.inputs["enabledMetrics"] == [
+        "GroupDesiredCapacity",
+        "GroupInServiceInstances",
+        "GroupPendingInstances",
+        "GroupTerminatingInstances",
+    ]
+
+
+def test_group_replaces_instances_the_load_balancer_finds_unhealthy(run: Run) -> None:
+    group = run.one("aws:autoscaling/group:Group")
+
+    assert group.inputs["healthCheckType"] == "ELB"
+    assert group.inputs["healthCheckGracePeriod"] >= 180
+
+
+def test_group_is_pinned_to_the_newest_template_version_and_rolls_it_out(run: Run) -> None:
+    group = run.one("aws:autoscaling/group:Group")
+    template = run.one("aws:ec2/launchTemplate:LaunchTemplate")
+
+    assert group.inputs["launchTemplate"] == {
+        "id": template.outputs["id"],
+        "version": str(template.outputs["latestVersion"]),
+    }
+    refresh = group.inputs["instanceRefresh"]
+    assert refresh["strategy"] == "Rolling"
+    assert refresh["preferences"]["minHealthyPercentage"] == 100
+    assert refresh["preferences"]["maxHealthyPercentage"] == 200
+
+
+# ------------------------------------------------------------------------------ outputs
+def test_outputs_expose_what_the_other_components_need(run: Run) -> None:
+    alb = run.one("aws:lb/loadBalancer:LoadBalancer")
+
+    assert run.exports == {
+        "alb_dns_name": alb.outputs["dnsName"],
+        "alb_arn": alb.outputs["arn"],
+        "alb_zone_id": alb.outputs["zoneId"],
+        "target_group_arn": run.one("aws:lb/targetGroup:TargetGroup").outputs["arn"],
+        "listener_arn": run.one("aws:lb/listener:Listener").outputs["arn"],
+        "alb_security_group_id": run.named("backend-alb-sg").outputs["id"],
+        "asg_name": run.one("aws:autoscaling/group:Group").outputs["name"],
+    }
+
+
+def test_every_child_is_parented_to_the_component(run: Run) -> None:
+    component = run.one("cdn-alb-backend:backend:LoadBalancedBackend")
+
+    children = [r for r in run.resources if r is not component]
+    assert len(children) == 14
+    assert {r.parent_urn for r in children} == {component.urn}
