@@ -4,9 +4,36 @@ Wiring only: the settings are read and validated first, so bad config fails befo
 resource exists; each component lives in components/.
 """
 
+import pulumi
+
+from components.backend import LoadBalancedBackend, LoadBalancedBackendArgs
+from components.front_door import CdnFrontDoor, CdnFrontDoorArgs
 from components.network import Network
 from stack_settings import load_settings
 
 settings = load_settings()
 
 network = Network("network", settings.network)
+backend = LoadBalancedBackend(
+    "backend",
+    LoadBalancedBackendArgs(
+        settings=settings.backend,
+        vpc_id=network.vpc_id,
+        public_subnet_ids=network.public_subnet_ids,
+        private_subnet_ids=network.private_subnet_ids,
+    ),
+)
+front_door = CdnFrontDoor(
+    "front-door",
+    CdnFrontDoorArgs(
+        settings=settings.front_door,
+        origin_domain_name=backend.alb_dns_name,
+        description=f"{pulumi.get_project()} ({pulumi.get_stack()}): API front door to the ALB",
+    ),
+)
+
+pulumi.export("distributionDomainName", front_door.domain_name)
+pulumi.export("url", pulumi.Output.concat("https://", front_door.domain_name))
+pulumi.export("distributionId", front_door.distribution_id)
+pulumi.export("albDnsName", backend.alb_dns_name)
+pulumi.export("autoScalingGroupName", backend.asg_name)

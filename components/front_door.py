@@ -1,9 +1,28 @@
-"""CdnFrontDoor: the CloudFront distribution in front of the load balancer."""
+"""CdnFrontDoor: the CloudFront distribution in front of the load balancer.
+
+Viewers speak HTTPS to CloudFront; CloudFront speaks HTTP to the ALB on port 80 inside AWS's
+network. Nothing is cached (the API is dynamic) and every viewer header, cookie and query string
+reaches the backend.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+import pulumi
+import pulumi_aws as aws
+
+# AWS managed policies, the same ids in every account
+# (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-cache-policies.html).
+CACHING_DISABLED_POLICY_ID = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # Managed-CachingDisabled
+ALL_VIEWER_POLICY_ID = "216adef6-5c7f-47e4-b989-5492eafa07d3"  # Managed-AllViewer (origin request)
+
+ALLOWED_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+CACHED_METHODS = ["GET", "HEAD"]  # CloudFront requires these two even when nothing is cached
+ORIGIN_ID = "alb"
+ORIGIN_READ_TIMEOUT_SECONDS = 30  # the ALB's own idle timeout is 60
+ORIGIN_KEEPALIVE_SECONDS = 5
 
 
 class PriceClass(StrEnum):
@@ -18,3 +37,81 @@ class PriceClass(StrEnum):
 class FrontDoorSettings:
     price_class: PriceClass
     waf_enabled: bool
+
+
+@dataclass(frozen=True)
+class CdnFrontDoorArgs:
+    settings: FrontDoorSettings
+    origin_domain_name: pulumi.Input[str]  # the ALB's DNS name
+    description: str  # shown as the distribution's comment in the console
+    web_acl_arn: pulumi.Input[str] | None = None  # an AWS WAF (v2) web ACL with CLOUDFRONT scope
+
+
+class CdnFrontDoor(pulumi.ComponentResource):
+    distribution_id: pulumi.Output[str]
+    distribution_arn: pulumi.Output[str]
+    domain_name: pulumi.Output[str]
+    hosted_zone_id: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: CdnFrontDoorArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("cdn-alb-backend:front_door:CdnFrontDoor", name, None, opts)
+
+        distribution = aws.cloudfront.Distribution(
+            f"{name}-distribution",
+            comment=args.description[:128],
+            enabled=True,
+            is_ipv6_enabled=True,
+            http_version="http2and3",
+            price_class=args.settings.price_class.value,
+            origins=[
+                aws.cloudfront.DistributionOriginArgs(
+                    origin_id=ORIGIN_ID,
+                    domain_name=args.origin_domain_name,
+                    custom_origin_config=aws.cloudfront.DistributionOriginCustomOriginConfigArgs(
+                        origin_protocol_policy="http-only",
+                        http_port=80,
+                        # Unused with http-only, but the API requires both fields.
+                        https_port=443,
+                        origin_ssl_protocols=["TLSv1.2"],
+                        origin_read_timeout=ORIGIN_READ_TIMEOUT_SECONDS,
+                        origin_keepalive_timeout=ORIGIN_KEEPALIVE_SECONDS,
+                    ),
+                )
+            ],
+            default_cache_behavior=aws.cloudfront.DistributionDefaultCacheBehaviorArgs(
+                target_origin_id=ORIGIN_ID,
+                viewer_protocol_policy="redirect-to-https",
+                allowed_methods=ALLOWED_METHODS,
+                cached_methods=CACHED_METHODS,
+                cache_policy_id=CACHING_DISABLED_POLICY_ID,
+                origin_request_policy_id=ALL_VIEWER_POLICY_ID,
+            ),
+            restrictions=aws.cloudfront.DistributionRestrictionsArgs(
+                geo_restriction=aws.cloudfront.DistributionRestrictionsGeoRestrictionArgs(
+                    restriction_type="none", locations=[]
+                )
+            ),
+            viewer_certificate=aws.cloudfront.DistributionViewerCertificateArgs(
+                cloudfront_default_certificate=True
+            ),
+            web_acl_id=args.web_acl_arn,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        self.distribution_id = distribution.id
+        self.distribution_arn = distribution.arn
+        self.domain_name = distribution.domain_name
+        self.hosted_zone_id = distribution.hosted_zone_id
+        self.register_outputs(
+            {
+                "distribution_id": self.distribution_id,
+                "distribution_arn": self.distribution_arn,
+                "domain_name": self.domain_name,
+                "hosted_zone_id": self.hosted_zone_id,
+            }
+        )

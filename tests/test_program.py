@@ -2,14 +2,136 @@
 
 from __future__ import annotations
 
-from tests.harness import run_main, stack_config
+import pytest
+
+from stack_settings import SettingsError
+from tests.harness import Resource, Run, run_main, run_main_failing, stack_config, with_overrides
+
+STACK_KEYS = ("instanceType", "minSize", "maxSize", "desiredCapacity", "azCount", "priceClass")
+COMPONENTS = {
+    "cdn-alb-backend:network:Network",
+    "cdn-alb-backend:backend:LoadBalancedBackend",
+    "cdn-alb-backend:front_door:CdnFrontDoor",
+}
 
 
-def test_each_stack_builds_its_network(stack_name: str) -> None:
-    config = stack_config(stack_name)
-    run = run_main(config, stack=stack_name)
+def setting(config: dict[str, str], key: str) -> str:
+    return config[f"cdn-alb-backend:{key}"]
 
-    zone_count = int(config["cdn-alb-backend:azCount"])
-    vpc = run.one("aws:ec2/vpc:Vpc")
-    assert vpc.inputs["cidrBlock"] == config["cdn-alb-backend:vpcCidr"]
-    assert len(run.of_type("aws:ec2/subnet:Subnet")) == 2 * zone_count
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def stack(request: pytest.FixtureRequest) -> tuple[dict[str, str], Run]:
+    config = stack_config(request.param)
+    return config, run_main(config, stack=request.param)
+
+
+def distribution(run: Run) -> Resource:
+    return run.one("aws:cloudfront/distribution:Distribution")
+
+
+def test_distribution_fronts_the_alb_as_the_seeds_configure_it(
+    stack: tuple[dict[str, str], Run],
+) -> None:
+    config, run = stack
+    dist = distribution(run)
+    [origin] = dist.inputs["origins"]
+    behavior = dist.inputs["defaultCacheBehavior"]
+
+    assert origin["domainName"] == run.one("aws:lb/loadBalancer:LoadBalancer").outputs["dnsName"]
+    assert origin["customOriginConfig"]["originProtocolPolicy"] == "http-only"
+    assert origin["customOriginConfig"]["httpPort"] == 80
+    assert behavior["viewerProtocolPolicy"] == "redirect-to-https"
+    assert behavior["allowedMethods"] == [
+        "GET",
+        "HEAD",
+        "OPTIONS",
+        "PUT",
+        "POST",
+        "PATCH",
+        "DELETE",
+    ]
+    assert behavior["cachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+    assert behavior["originRequestPolicyId"] == "216adef6-5c7f-47e4-b989-5492eafa07d3"
+    assert dist.inputs["priceClass"] == setting(config, "priceClass")
+
+
+def test_exports_name_the_distribution_and_the_backend(stack: tuple[dict[str, str], Run]) -> None:
+    _, run = stack
+    dist = distribution(run)
+
+    assert run.exports == {
+        "distributionDomainName": dist.outputs["domainName"],
+        "url": f"https://{dist.outputs['domainName']}",
+        "distributionId": dist.outputs["id"],
+        "albDnsName": run.one("aws:lb/loadBalancer:LoadBalancer").outputs["dnsName"],
+        "autoScalingGroupName": run.one("aws:autoscaling/group:Group").outputs["name"],
+    }
+
+
+def test_stack_sizes_reach_the_instances(stack: tuple[dict[str, str], Run]) -> None:
+    config, run = stack
+    group = run.one("aws:autoscaling/group:Group")
+    zones = int(setting(config, "azCount"))
+
+    assert run.one("aws:ec2/launchTemplate:LaunchTemplate").inputs["instanceType"] == setting(
+        config, "instanceType"
+    )
+    assert group.inputs["minSize"] == int(setting(config, "minSize"))
+    assert group.inputs["maxSize"] == int(setting(config, "maxSize"))
+    assert group.inputs["desiredCapacity"] == int(setting(config, "desiredCapacity"))
+    assert len(group.inputs["vpcZoneIdentifiers"]) == zones
+    assert len(run.one("aws:lb/loadBalancer:LoadBalancer").inputs["subnets"]) == zones
+    assert len(run.of_type("aws:ec2/subnet:Subnet")) == 2 * zones
+
+
+def test_alb_and_instances_use_the_network(stack: tuple[dict[str, str], Run]) -> None:
+    _, run = stack
+    subnets = {s.outputs["id"]: s for s in run.of_type("aws:ec2/subnet:Subnet")}
+    alb = run.one("aws:lb/loadBalancer:LoadBalancer")
+    group = run.one("aws:autoscaling/group:Group")
+
+    assert all(subnets[i].name.startswith("network-public-") for i in alb.inputs["subnets"])
+    assert all(
+        subnets[i].name.startswith("network-private-") for i in group.inputs["vpcZoneIdentifiers"]
+    )
+    vpc_id = run.one("aws:ec2/vpc:Vpc").outputs["id"]
+    assert {g.inputs["vpcId"] for g in run.of_type("aws:ec2/securityGroup:SecurityGroup")} == {
+        vpc_id
+    }
+
+
+def test_every_resource_belongs_to_a_component(stack: tuple[dict[str, str], Run]) -> None:
+    _, run = stack
+    components = {r.urn: r.type for r in run.resources if r.type in COMPONENTS}
+
+    assert set(components.values()) == COMPONENTS
+    assert all(r.parent_urn in components for r in run.resources if r.custom)
+
+
+def test_dev_and_prod_differ_where_their_stack_files_say() -> None:
+    dev, prod = stack_config("dev"), stack_config("prod")
+
+    differing = {key for key in STACK_KEYS if setting(dev, key) != setting(prod, key)}
+    assert differing == set(STACK_KEYS)
+
+
+@pytest.mark.parametrize("new_type", ["t4g.micro", "t3.small"])
+def test_changing_instance_type_touches_only_the_launch_template(new_type: str) -> None:
+    config = stack_config("dev")
+    before = {r.urn: r.inputs for r in run_main(config).resources}
+    after = {
+        r.urn: r.inputs
+        for r in run_main(with_overrides(config, {"instanceType": new_type})).resources
+    }
+
+    assert before.keys() == after.keys()
+    changed = [urn for urn in before if before[urn] != after[urn]]
+    assert [urn.rsplit("::", 1)[-1] for urn in changed] == ["backend-lt"]
+
+
+def test_bad_config_stops_the_whole_program_before_any_resource() -> None:
+    error, run = run_main_failing(with_overrides(stack_config("prod"), {"minSize": 10}))
+
+    assert isinstance(error, SettingsError)
+    assert error.problems == ["minSize (10) must be <= maxSize (9)"]
+    assert run.resources == []

@@ -1,0 +1,131 @@
+"""CdnFrontDoor: the distribution configured exactly as the seeds set it up in the console."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+
+from components.front_door import CdnFrontDoor, CdnFrontDoorArgs, FrontDoorSettings, PriceClass
+from tests.harness import Resource, Run, run_pulumi
+
+ALB_DNS_NAME = "backend-alb-1234567890.us-east-1.elb.amazonaws.com"
+SEVEN_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+
+
+def build(
+    price_class: PriceClass = PriceClass.NORTH_AMERICA_EUROPE, web_acl_arn: str | None = None
+) -> Run:
+    def program() -> None:
+        front_door = CdnFrontDoor(
+            "front-door",
+            CdnFrontDoorArgs(
+                settings=FrontDoorSettings(
+                    price_class=price_class, waf_enabled=web_acl_arn is not None
+                ),
+                origin_domain_name=pulumi.Output.from_input(ALB_DNS_NAME),
+                description="cdn-alb-backend (test): API front door to the ALB",
+                web_acl_arn=web_acl_arn,
+            ),
+        )
+        pulumi.export("distribution_id", front_door.distribution_id)
+        pulumi.export("distribution_arn", front_door.distribution_arn)
+        pulumi.export("domain_name", front_door.domain_name)
+        pulumi.export("hosted_zone_id", front_door.hosted_zone_id)
+
+    return run_pulumi(program, {})
+
+
+@pytest.fixture(scope="module")
+def run() -> Run:
+    return build()
+
+
+@pytest.fixture(scope="module")
+def distribution(run: Run) -> Resource:
+    return run.one("aws:cloudfront/distribution:Distribution")
+
+
+def test_single_origin_is_the_alb_over_http_only_on_port_80(distribution: Resource) -> None:
+    [origin] = distribution.inputs["origins"]
+
+    assert origin["domainName"] == ALB_DNS_NAME
+    assert origin["customOriginConfig"] == {
+        "originProtocolPolicy": "http-only",
+        "httpPort": 80,
+        "httpsPort": 443,
+        "originSslProtocols": ["TLSv1.2"],
+        "originReadTimeout": 30,
+        "originKeepaliveTimeout": 5,
+    }
+    assert "s3OriginConfig" not in origin
+
+
+def test_viewers_are_redirected_from_http_to_https(distribution: Resource) -> None:
+    behavior = distribution.inputs["defaultCacheBehavior"]
+
+    assert behavior["viewerProtocolPolicy"] == "redirect-to-https"
+    assert behavior["targetOriginId"] == distribution.inputs["origins"][0]["originId"]
+
+
+def test_all_seven_methods_are_allowed_and_only_get_head_cached(distribution: Resource) -> None:
+    behavior = distribution.inputs["defaultCacheBehavior"]
+
+    assert behavior["allowedMethods"] == SEVEN_METHODS
+    assert behavior["cachedMethods"] == ["GET", "HEAD"]
+
+
+def test_managed_caching_disabled_and_all_viewer_policies(distribution: Resource) -> None:
+    behavior = distribution.inputs["defaultCacheBehavior"]
+
+    assert behavior["cachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CachingDisabled
+    assert behavior["originRequestPolicyId"] == "216adef6-5c7f-47e4-b989-5492eafa07d3"  # AllViewer
+    assert "forwardedValues" not in behavior  # legacy settings conflict with policies
+    assert "orderedCacheBehaviors" not in distribution.inputs
+
+
+def test_distribution_serves_http2_http3_and_ipv6_everywhere(distribution: Resource) -> None:
+    assert distribution.inputs["enabled"] is True
+    assert distribution.inputs["httpVersion"] == "http2and3"
+    assert distribution.inputs["isIpv6Enabled"] is True
+    assert distribution.inputs["restrictions"] == {
+        "geoRestriction": {"restrictionType": "none", "locations": []}
+    }
+
+
+def test_default_cloudfront_certificate_without_a_custom_domain(distribution: Resource) -> None:
+    assert distribution.inputs["viewerCertificate"] == {"cloudfrontDefaultCertificate": True}
+    assert "aliases" not in distribution.inputs
+
+
+def test_comment_names_the_stack_and_purpose(distribution: Resource) -> None:
+    assert distribution.inputs["comment"] == "cdn-alb-backend (test): API front door to the ALB"
+
+
+@pytest.mark.parametrize("price_class", list(PriceClass))
+def test_price_class_follows_the_setting(price_class: PriceClass) -> None:
+    distribution = build(price_class=price_class).one("aws:cloudfront/distribution:Distribution")
+
+    assert distribution.inputs["priceClass"] == price_class.value
+
+
+def test_no_web_acl_unless_one_is_given(distribution: Resource) -> None:
+    assert "webAclId" not in distribution.inputs
+
+
+def test_given_web_acl_is_attached() -> None:
+    arn = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/front-door/abc"
+    distribution = build(web_acl_arn=arn).one("aws:cloudfront/distribution:Distribution")
+
+    assert distribution.inputs["webAclId"] == arn
+
+
+def test_outputs_and_parenting(run: Run, distribution: Resource) -> None:
+    component = run.one("cdn-alb-backend:front_door:CdnFrontDoor")
+
+    assert run.exports == {
+        "distribution_id": distribution.outputs["id"],
+        "distribution_arn": distribution.outputs["arn"],
+        "domain_name": "d111111abcdef8.cloudfront.net",
+        "hosted_zone_id": "Z2FDTNDATAQYW2",
+    }
+    assert {r.parent_urn for r in run.resources if r is not component} == {component.urn}
