@@ -7,6 +7,7 @@ resource exists; each component lives in components/.
 import pulumi
 
 from components.backend import LoadBalancedBackend, LoadBalancedBackendArgs
+from components.edge_firewall import EdgeFirewall
 from components.front_door import CdnFrontDoor, CdnFrontDoorArgs
 from components.network import Network
 from stack_settings import load_settings
@@ -23,11 +24,14 @@ backend = LoadBalancedBackend(
         private_subnet_ids=network.private_subnet_ids,
     ),
 )
+firewall = EdgeFirewall("firewall", settings.firewall) if settings.firewall else None
 front_door = CdnFrontDoor(
     "front-door",
     CdnFrontDoorArgs(
         settings=settings.front_door,
         origin_domain_name=backend.alb_dns_name,
+        origin_header=backend.origin_verify_header,
+        web_acl_arn=firewall.web_acl_arn if firewall else None,
         description=f"{pulumi.get_project()} ({pulumi.get_stack()}): API front door to the ALB",
     ),
 )

@@ -22,6 +22,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.backend import SUPPORTED_ARCHITECTURES, BackendSettings
+from components.edge_firewall import MAX_RATE_LIMIT, MIN_RATE_LIMIT, EdgeFirewallSettings
 from components.front_door import FrontDoorSettings, PriceClass
 from components.network import (
     LARGEST_VPC_PREFIX,
@@ -48,6 +49,7 @@ class StackSettings:
     network: NetworkSettings
     backend: BackendSettings
     front_door: FrontDoorSettings
+    firewall: EdgeFirewallSettings | None  # None: no web ACL (wafEnabled false)
 
 
 Choice = TypeVar("Choice", bound=StrEnum)
@@ -180,6 +182,7 @@ def load_settings() -> StackSettings:
     )
     price_class = read.choice("priceClass", PriceClass)
     waf_enabled = read.boolean("wafEnabled")
+    waf_rate_limit = read.integer("wafRateLimit", MIN_RATE_LIMIT, MAX_RATE_LIMIT)
     deletion_protection = read.boolean("deletionProtection")
     problems = read.problems
 
@@ -247,5 +250,6 @@ def load_settings() -> StackSettings:
             deletion_protection=deletion_protection,
             instance_tags=instance_tags,
         ),
-        front_door=FrontDoorSettings(price_class=price_class, waf_enabled=waf_enabled),
+        front_door=FrontDoorSettings(price_class=price_class),
+        firewall=EdgeFirewallSettings(rate_limit=waf_rate_limit) if waf_enabled else None,
     )

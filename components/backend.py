@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from components.user_data import user_data
 
@@ -31,6 +32,11 @@ AL2023_ROOT_DEVICE = "/dev/xvda"
 # the security group's rule quota (60 by default), so the ALB's group holds nothing else inbound.
 CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
 HTTP_PORT = 80
+# Any CloudFront distribution, anyone's, comes from the prefix list above. The ALB therefore
+# forwards only requests that carry this header with a value only our distribution knows, and
+# answers everything else with 403.
+ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
+ORIGIN_SECRET_LENGTH = 32  # ALB header conditions take values of up to 128 characters
 
 HEALTH_CHECK_INTERVAL_SECONDS = 15
 HEALTH_CHECK_TIMEOUT_SECONDS = 5
@@ -70,6 +76,7 @@ class LoadBalancedBackend(pulumi.ComponentResource):
     target_group_arn: pulumi.Output[str]
     target_group_arn_suffix: pulumi.Output[str]
     listener_arn: pulumi.Output[str]
+    origin_verify_header: tuple[str, pulumi.Output[str]]  # (name, secret value) for CloudFront
     alb_security_group_id: pulumi.Output[str]
     asg_name: pulumi.Output[str]
 
@@ -123,7 +130,33 @@ class LoadBalancedBackend(pulumi.ComponentResource):
             protocol="HTTP",
             port=HTTP_PORT,
             default_actions=[
-                aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)
+                aws.lb.ListenerDefaultActionArgs(
+                    type="fixed-response",
+                    fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
+                        content_type="text/plain", status_code="403", message_body="Forbidden"
+                    ),
+                )
+            ],
+            opts=child,
+        )
+        # Letters and digits only: ALB header conditions treat * and ? as wildcards.
+        origin_secret = random.RandomPassword(
+            f"{name}-origin-secret", length=ORIGIN_SECRET_LENGTH, special=False, opts=child
+        )
+        origin_secret_value = pulumi.Output.secret(origin_secret.result)
+        aws.lb.ListenerRule(
+            f"{name}-from-cloudfront",
+            listener_arn=listener.arn,
+            priority=1,
+            conditions=[
+                aws.lb.ListenerRuleConditionArgs(
+                    http_header=aws.lb.ListenerRuleConditionHttpHeaderArgs(
+                        http_header_name=ORIGIN_VERIFY_HEADER, values=[origin_secret_value]
+                    )
+                )
+            ],
+            actions=[
+                aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=target_group.arn)
             ],
             opts=child,
         )
@@ -169,6 +202,7 @@ class LoadBalancedBackend(pulumi.ComponentResource):
         self.target_group_arn = target_group.arn
         self.target_group_arn_suffix = target_group.arn_suffix
         self.listener_arn = listener.arn
+        self.origin_verify_header = (ORIGIN_VERIFY_HEADER, origin_secret_value)
         self.alb_security_group_id = alb_group.id
         self.asg_name = group.name
         self.register_outputs(
@@ -180,6 +214,7 @@ class LoadBalancedBackend(pulumi.ComponentResource):
                 "target_group_arn": self.target_group_arn,
                 "target_group_arn_suffix": self.target_group_arn_suffix,
                 "listener_arn": self.listener_arn,
+                "origin_verify_header_value": origin_secret_value,
                 "alb_security_group_id": self.alb_security_group_id,
                 "asg_name": self.asg_name,
             }

@@ -17,6 +17,9 @@ import pulumi_aws as aws
 # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-cache-policies.html).
 CACHING_DISABLED_POLICY_ID = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # Managed-CachingDisabled
 ALL_VIEWER_POLICY_ID = "216adef6-5c7f-47e4-b989-5492eafa07d3"  # Managed-AllViewer (origin request)
+# HSTS, X-Content-Type-Options, X-Frame-Options, Referrer-Policy and X-XSS-Protection on every
+# response (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-response-headers-policies.html).
+SECURITY_HEADERS_POLICY_ID = "67f7725c-6f97-4210-82d7-5512b31e9d03"  # Managed-SecurityHeadersPolicy
 
 ALLOWED_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
 CACHED_METHODS = ["GET", "HEAD"]  # CloudFront requires these two even when nothing is cached
@@ -36,13 +39,15 @@ class PriceClass(StrEnum):
 @dataclass(frozen=True)
 class FrontDoorSettings:
     price_class: PriceClass
-    waf_enabled: bool
 
 
 @dataclass(frozen=True)
 class CdnFrontDoorArgs:
     settings: FrontDoorSettings
     origin_domain_name: pulumi.Input[str]  # the ALB's DNS name
+    # A header CloudFront adds to every request it sends the ALB, as (name, value): the secret
+    # the ALB requires before it forwards anything.
+    origin_header: tuple[str, pulumi.Input[str]]
     description: str  # shown as the distribution's comment in the console
     web_acl_arn: pulumi.Input[str] | None = None  # an AWS WAF (v2) web ACL with CLOUDFRONT scope
 
@@ -72,6 +77,11 @@ class CdnFrontDoor(pulumi.ComponentResource):
                 aws.cloudfront.DistributionOriginArgs(
                     origin_id=ORIGIN_ID,
                     domain_name=args.origin_domain_name,
+                    custom_headers=[
+                        aws.cloudfront.DistributionOriginCustomHeaderArgs(
+                            name=args.origin_header[0], value=args.origin_header[1]
+                        )
+                    ],
                     custom_origin_config=aws.cloudfront.DistributionOriginCustomOriginConfigArgs(
                         origin_protocol_policy="http-only",
                         http_port=80,
@@ -90,6 +100,7 @@ class CdnFrontDoor(pulumi.ComponentResource):
                 cached_methods=CACHED_METHODS,
                 cache_policy_id=CACHING_DISABLED_POLICY_ID,
                 origin_request_policy_id=ALL_VIEWER_POLICY_ID,
+                response_headers_policy_id=SECURITY_HEADERS_POLICY_ID,
             ),
             restrictions=aws.cloudfront.DistributionRestrictionsArgs(
                 geo_restriction=aws.cloudfront.DistributionRestrictionsGeoRestrictionArgs(

@@ -152,12 +152,42 @@ def _fake_outputs(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, An
         }
     elif type_ == "aws:ec2/eip:Eip":
         computed["allocationId"] = f"eipalloc-{name}"
+    elif type_ == "random:index/randomPassword:RandomPassword":
+        computed["result"] = f"{name}-Xq7Lm2Vb9Tz4Rk8Wp3Hn6Jd5Fs1Gc0Ya"[
+            : int(inputs.get("length", 32))
+        ]
+    elif type_ == "aws:s3/bucket:Bucket":
+        bucket = inputs.get("bucket", f"{name}-0a1b2c3")
+        computed |= {
+            "bucket": bucket,
+            "arn": f"arn:aws:s3:::{bucket}",
+            "bucketDomainName": f"{bucket}.s3.amazonaws.com",
+            "bucketRegionalDomainName": f"{bucket}.s3.us-east-1.amazonaws.com",
+        }
+    elif type_ == "aws:acm/certificate:Certificate":
+        domain = inputs["domainName"]
+        computed["domainValidationOptions"] = [
+            {
+                "domainName": domain,
+                "resourceRecordName": f"_a79865eb4cd1a6ab990a45779b4e0b96.{domain}.",
+                "resourceRecordType": "CNAME",
+                "resourceRecordValue": "_424c7224e9b0146f9a8808af955727d0.acm-validations.aws.",
+            }
+        ]
+    elif type_ == "aws:route53/record:Record":
+        computed["fqdn"] = inputs["name"].rstrip(".")
+    elif type_ == "aws:wafv2/webAcl:WebAcl":
+        computed["arn"] = f"arn:aws:wafv2:us-east-1:{ACCOUNT_ID}:global/webacl/{name}/a1b2c3d4"
     return computed
 
 
 AVAILABILITY_ZONES_TOKEN = "aws:index/getAvailabilityZones:getAvailabilityZones"
 PREFIX_LIST_TOKEN = "aws:ec2/getManagedPrefixList:getManagedPrefixList"
 CLOUDFRONT_PREFIX_LIST_ID = "pl-3b927c52"  # its id in us-east-1
+ELB_SERVICE_ACCOUNT_TOKEN = "aws:elb/getServiceAccount:getServiceAccount"
+ELB_ACCOUNT_US_EAST_1 = "127311923021"  # Elastic Load Balancing's log-delivery account there
+ZONE_TOKEN = "aws:route53/getZone:getZone"
+HOSTED_ZONES = {"example.com": "Z0123456789EXAMPLE"}
 INSTANCE_TYPE_TOKEN = "aws:ec2/getInstanceType:getInstanceType"
 # What EC2's DescribeInstanceTypes reports for the families the tests use.
 INSTANCE_FAMILY_ARCHITECTURES = {
@@ -172,49 +202,71 @@ INSTANCE_FAMILY_ARCHITECTURES = {
 }
 
 
+# An invoke's answer: its result, or ({}, [(property, reason)]) for a failure as AWS reports it.
+Answer = dict[str, Any] | tuple[dict[str, Any], list[tuple[str, str]]]
+
+
+def _instance_type(args: dict[str, Any]) -> Answer:
+    instance_type = args["instanceType"]
+    family = instance_type.split(".")[0]
+    if family not in INSTANCE_FAMILY_ARCHITECTURES:
+        return {}, [("instanceType", f"reading EC2 Instance Type ({instance_type}): empty result")]
+    return {
+        "instanceType": instance_type,
+        "supportedArchitectures": INSTANCE_FAMILY_ARCHITECTURES[family],
+        "id": instance_type,
+    }
+
+
+def _prefix_list(args: dict[str, Any]) -> Answer:
+    if args.get("name") != "com.amazonaws.global.cloudfront.origin-facing":
+        return {}, [("name", f"no managed prefix list named {args.get('name')}")]
+    return {
+        "id": CLOUDFRONT_PREFIX_LIST_ID,
+        "name": args["name"],
+        "addressFamily": "IPv4",
+        "maxEntries": 55,
+        "ownerId": "AWS",
+        "arn": f"arn:aws:ec2:us-east-1:aws:prefix-list/{CLOUDFRONT_PREFIX_LIST_ID}",
+    }
+
+
+def _elb_service_account(_: dict[str, Any]) -> Answer:
+    return {"id": ELB_ACCOUNT_US_EAST_1, "arn": f"arn:aws:iam::{ELB_ACCOUNT_US_EAST_1}:root"}
+
+
+def _hosted_zone(args: dict[str, Any]) -> Answer:
+    zone = str(args.get("name", "")).rstrip(".")
+    if zone not in HOSTED_ZONES:
+        return {}, [("name", f"no matching Route 53 Hosted Zone found for {zone}")]
+    return {"id": HOSTED_ZONES[zone], "zoneId": HOSTED_ZONES[zone], "name": f"{zone}."}
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     """Answers resources and invokes like AWS would for this program, recording every call."""
 
     def __init__(self, run: Run, zones: list[str]) -> None:
         self._run = run
-        self._zones = zones
+        self._answers: dict[str, Callable[[dict[str, Any]], Answer]] = {
+            AVAILABILITY_ZONES_TOKEN: lambda _: {
+                "names": list(zones),
+                "zoneIds": [f"use1-az{index + 1}" for index in range(len(zones))],
+                "id": "us-east-1",
+            },
+            INSTANCE_TYPE_TOKEN: _instance_type,
+            PREFIX_LIST_TOKEN: _prefix_list,
+            ELB_SERVICE_ACCOUNT_TOKEN: _elb_service_account,
+            ZONE_TOKEN: _hosted_zone,
+        }
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         return f"{args.name}-id", {**args.inputs, **_fake_outputs(args.typ, args.name, args.inputs)}
 
-    def call(self, args: mocks.MockCallArgs) -> Any:
+    def call(self, args: mocks.MockCallArgs) -> Any:  # an Answer; the base class types it narrower
         self._run.invokes.append(Invoke(args.token, dict(args.args)))
-        if args.token == AVAILABILITY_ZONES_TOKEN:
-            return {
-                "names": list(self._zones),
-                "zoneIds": [f"use1-az{index + 1}" for index in range(len(self._zones))],
-                "id": "us-east-1",
-            }
-        if args.token == INSTANCE_TYPE_TOKEN:
-            instance_type = args.args["instanceType"]
-            family = instance_type.split(".")[0]
-            if family not in INSTANCE_FAMILY_ARCHITECTURES:
-                # An invoke failure, as the provider reports a type the region does not have.
-                return {}, [
-                    ("instanceType", f"reading EC2 Instance Type ({instance_type}): empty result")
-                ]
-            return {
-                "instanceType": instance_type,
-                "supportedArchitectures": INSTANCE_FAMILY_ARCHITECTURES[family],
-                "id": instance_type,
-            }
-        if args.token == PREFIX_LIST_TOKEN:
-            if args.args.get("name") != "com.amazonaws.global.cloudfront.origin-facing":
-                return {}, [("name", f"no managed prefix list named {args.args.get('name')}")]
-            return {
-                "id": CLOUDFRONT_PREFIX_LIST_ID,
-                "name": args.args["name"],
-                "addressFamily": "IPv4",
-                "maxEntries": 55,
-                "ownerId": "AWS",
-                "arn": f"arn:aws:ec2:us-east-1:aws:prefix-list/{CLOUDFRONT_PREFIX_LIST_ID}",
-            }
-        raise NotImplementedError(f"the mocks do not answer the invoke {args.token}")
+        if args.token not in self._answers:
+            raise NotImplementedError(f"the mocks do not answer the invoke {args.token}")
+        return self._answers[args.token](dict(args.args))
 
 
 class RecordingMonitor(mocks.MockMonitor):

@@ -14,7 +14,14 @@ import pytest
 import yaml
 
 from components.backend import BackendSettings, LoadBalancedBackend, LoadBalancedBackendArgs
-from tests.harness import CLOUDFRONT_PREFIX_LIST_ID, PREFIX_LIST_TOKEN, Resource, Run, run_pulumi
+from tests.harness import (
+    CLOUDFRONT_PREFIX_LIST_ID,
+    PREFIX_LIST_TOKEN,
+    Resource,
+    Run,
+    run_pulumi,
+    unwrap_secret,
+)
 
 APP_DIR = Path(__file__).resolve().parent.parent / "components" / "backend_app"
 SETTINGS = BackendSettings(
@@ -95,9 +102,8 @@ def test_alb_deletion_protection_follows_the_setting(protected: bool) -> None:
     assert alb.inputs["enableDeletionProtection"] is protected
 
 
-def test_http_listener_on_port_80_forwards_to_the_target_group(run: Run) -> None:
+def test_http_listener_on_port_80_refuses_requests_by_default(run: Run) -> None:
     listener = run.one("aws:lb/listener:Listener")
-    target_group = run.one("aws:lb/targetGroup:TargetGroup")
 
     assert (
         listener.inputs["loadBalancerArn"]
@@ -106,8 +112,63 @@ def test_http_listener_on_port_80_forwards_to_the_target_group(run: Run) -> None
     assert listener.inputs["protocol"] == "HTTP"
     assert listener.inputs["port"] == 80
     assert listener.inputs["defaultActions"] == [
-        {"type": "forward", "targetGroupArn": target_group.outputs["arn"]}
+        {
+            "type": "fixed-response",
+            "fixedResponse": {
+                "contentType": "text/plain",
+                "statusCode": "403",
+                "messageBody": "Forbidden",
+            },
+        }
     ]
+
+
+def test_only_requests_carrying_the_origin_secret_reach_the_targets(run: Run) -> None:
+    rule = run.one("aws:lb/listenerRule:ListenerRule")
+    secret = run.one("random:index/randomPassword:RandomPassword")
+
+    assert rule.inputs["listenerArn"] == run.one("aws:lb/listener:Listener").outputs["arn"]
+    assert rule.inputs["priority"] == 1
+    [condition] = unwrap_secret(rule.inputs["conditions"])  # the state stores it encrypted
+    assert condition == {
+        "httpHeader": {"httpHeaderName": "X-Origin-Verify", "values": [secret.outputs["result"]]}
+    }
+    assert rule.inputs["actions"] == [
+        {
+            "type": "forward",
+            "targetGroupArn": run.one("aws:lb/targetGroup:TargetGroup").outputs["arn"],
+        }
+    ]
+
+
+def test_origin_secret_is_random_long_and_wildcard_free(run: Run) -> None:
+    secret = run.one("random:index/randomPassword:RandomPassword")
+
+    assert secret.inputs["length"] == 32
+    assert secret.inputs["special"] is False  # * and ? are wildcards in ALB header conditions
+
+
+def test_origin_secret_is_handed_on_as_a_secret() -> None:
+    shared: list[tuple[str, object]] = []
+
+    def program() -> None:
+        backend = LoadBalancedBackend(
+            "backend",
+            LoadBalancedBackendArgs(
+                settings=SETTINGS,
+                vpc_id="vpc-0123",
+                public_subnet_ids=PUBLIC_SUBNETS,
+                private_subnet_ids=PRIVATE_SUBNETS,
+            ),
+        )
+        name, value = backend.origin_verify_header
+        pulumi.Output.all(pulumi.Output.from_input(value).is_secret(), value).apply(
+            lambda results: shared.append((name, results[0]))
+        )
+
+    run_pulumi(program, {})
+
+    assert shared == [("X-Origin-Verify", True)]
 
 
 def test_target_group_checks_health_on_the_app_port(run: Run) -> None:
@@ -428,5 +489,5 @@ def test_every_child_is_parented_to_the_component(run: Run) -> None:
     component = run.one("cdn-alb-backend:backend:LoadBalancedBackend")
 
     children = [r for r in run.resources if r is not component]
-    assert len(children) == 14
+    assert len(children) == 16
     assert {r.parent_urn for r in children} == {component.urn}

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 import pytest
 
 from components.front_door import CdnFrontDoor, CdnFrontDoorArgs, FrontDoorSettings, PriceClass
-from tests.harness import Resource, Run, run_pulumi
+from tests.harness import Resource, Run, is_secret, run_pulumi, unwrap_secret
 
 ALB_DNS_NAME = "backend-alb-1234567890.us-east-1.elb.amazonaws.com"
+ORIGIN_SECRET = "s3cr3tValueOnlyTheDistributionKnows"
 SEVEN_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
 
 
@@ -19,10 +22,9 @@ def build(
         front_door = CdnFrontDoor(
             "front-door",
             CdnFrontDoorArgs(
-                settings=FrontDoorSettings(
-                    price_class=price_class, waf_enabled=web_acl_arn is not None
-                ),
+                settings=FrontDoorSettings(price_class=price_class),
                 origin_domain_name=pulumi.Output.from_input(ALB_DNS_NAME),
+                origin_header=("X-Origin-Verify", pulumi.Output.secret(ORIGIN_SECRET)),
                 description="cdn-alb-backend (test): API front door to the ALB",
                 web_acl_arn=web_acl_arn,
             ),
@@ -45,8 +47,13 @@ def distribution(run: Run) -> Resource:
     return run.one("aws:cloudfront/distribution:Distribution")
 
 
+def origins(distribution: Resource) -> list[dict[str, Any]]:
+    """The origins, which travel encrypted because they carry the origin secret."""
+    return unwrap_secret(distribution.inputs["origins"])
+
+
 def test_single_origin_is_the_alb_over_http_only_on_port_80(distribution: Resource) -> None:
-    [origin] = distribution.inputs["origins"]
+    [origin] = origins(distribution)
 
     assert origin["domainName"] == ALB_DNS_NAME
     assert origin["customOriginConfig"] == {
@@ -60,11 +67,18 @@ def test_single_origin_is_the_alb_over_http_only_on_port_80(distribution: Resour
     assert "s3OriginConfig" not in origin
 
 
+def test_origin_requests_carry_the_secret_header_and_stay_secret(distribution: Resource) -> None:
+    [origin] = origins(distribution)
+
+    assert is_secret(distribution.inputs["origins"])
+    assert origin["customHeaders"] == [{"name": "X-Origin-Verify", "value": ORIGIN_SECRET}]
+
+
 def test_viewers_are_redirected_from_http_to_https(distribution: Resource) -> None:
     behavior = distribution.inputs["defaultCacheBehavior"]
 
     assert behavior["viewerProtocolPolicy"] == "redirect-to-https"
-    assert behavior["targetOriginId"] == distribution.inputs["origins"][0]["originId"]
+    assert behavior["targetOriginId"] == origins(distribution)[0]["originId"]
 
 
 def test_all_seven_methods_are_allowed_and_only_get_head_cached(distribution: Resource) -> None:
@@ -81,6 +95,13 @@ def test_managed_caching_disabled_and_all_viewer_policies(distribution: Resource
     assert behavior["originRequestPolicyId"] == "216adef6-5c7f-47e4-b989-5492eafa07d3"  # AllViewer
     assert "forwardedValues" not in behavior  # legacy settings conflict with policies
     assert "orderedCacheBehaviors" not in distribution.inputs
+
+
+def test_responses_carry_hsts_and_the_usual_security_headers(distribution: Resource) -> None:
+    behavior = distribution.inputs["defaultCacheBehavior"]
+
+    # Managed-SecurityHeadersPolicy: HSTS, nosniff, frame options, referrer policy, XSS filter.
+    assert behavior["responseHeadersPolicyId"] == "67f7725c-6f97-4210-82d7-5512b31e9d03"
 
 
 def test_distribution_serves_http2_http3_and_ipv6_everywhere(distribution: Resource) -> None:

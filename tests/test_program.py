@@ -5,9 +5,27 @@ from __future__ import annotations
 import pytest
 
 from stack_settings import SettingsError
-from tests.harness import Resource, Run, run_main, run_main_failing, stack_config, with_overrides
+from tests.harness import (
+    Resource,
+    Run,
+    is_secret,
+    run_main,
+    run_main_failing,
+    stack_config,
+    unwrap_secret,
+    with_overrides,
+)
 
-STACK_KEYS = ("instanceType", "minSize", "maxSize", "desiredCapacity", "azCount", "priceClass")
+STACK_KEYS = (
+    "instanceType",
+    "minSize",
+    "maxSize",
+    "desiredCapacity",
+    "azCount",
+    "priceClass",
+    "wafEnabled",
+)
+OPTIONAL_COMPONENTS = {"cdn-alb-backend:firewall:EdgeFirewall"}
 COMPONENTS = {
     "cdn-alb-backend:network:Network",
     "cdn-alb-backend:backend:LoadBalancedBackend",
@@ -34,7 +52,7 @@ def test_distribution_fronts_the_alb_as_the_seeds_configure_it(
 ) -> None:
     config, run = stack
     dist = distribution(run)
-    [origin] = dist.inputs["origins"]
+    [origin] = unwrap_secret(dist.inputs["origins"])
     behavior = dist.inputs["defaultCacheBehavior"]
 
     assert origin["domainName"] == run.one("aws:lb/loadBalancer:LoadBalancer").outputs["dnsName"]
@@ -53,6 +71,18 @@ def test_distribution_fronts_the_alb_as_the_seeds_configure_it(
     assert behavior["cachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
     assert behavior["originRequestPolicyId"] == "216adef6-5c7f-47e4-b989-5492eafa07d3"
     assert dist.inputs["priceClass"] == setting(config, "priceClass")
+
+
+def test_distribution_sends_the_secret_the_alb_requires(stack: tuple[dict[str, str], Run]) -> None:
+    _, run = stack
+    [origin] = unwrap_secret(distribution(run).inputs["origins"])
+    [condition] = unwrap_secret(run.one("aws:lb/listenerRule:ListenerRule").inputs["conditions"])
+    secret = run.one("random:index/randomPassword:RandomPassword").outputs["result"]
+
+    assert origin["customHeaders"] == [{"name": "X-Origin-Verify", "value": secret}]
+    assert condition["httpHeader"] == {"httpHeaderName": "X-Origin-Verify", "values": [secret]}
+    assert is_secret(distribution(run).inputs["origins"])
+    assert secret not in repr(run.exports)
 
 
 def test_exports_name_the_distribution_and_the_backend(stack: tuple[dict[str, str], Run]) -> None:
@@ -102,10 +132,26 @@ def test_alb_and_instances_use_the_network(stack: tuple[dict[str, str], Run]) ->
 
 def test_every_resource_belongs_to_a_component(stack: tuple[dict[str, str], Run]) -> None:
     _, run = stack
-    components = {r.urn: r.type for r in run.resources if r.type in COMPONENTS}
+    components = {
+        r.urn: r.type for r in run.resources if r.type in COMPONENTS | OPTIONAL_COMPONENTS
+    }
 
-    assert set(components.values()) == COMPONENTS
+    assert COMPONENTS <= set(components.values()) <= COMPONENTS | OPTIONAL_COMPONENTS
     assert all(r.parent_urn in components for r in run.resources if r.custom)
+
+
+def test_web_acl_is_attached_exactly_when_waf_is_enabled(stack: tuple[dict[str, str], Run]) -> None:
+    config, run = stack
+    acls = run.of_type("aws:wafv2/webAcl:WebAcl")
+
+    if setting(config, "wafEnabled") == "true":
+        [acl] = acls
+        assert acl.inputs["region"] == "us-east-1"
+        assert distribution(run).inputs["webAclId"] == acl.outputs["arn"]
+    else:
+        assert acls == []
+        assert [r for r in run.resources if "wafv2" in r.type or "firewall" in r.type] == []
+        assert "webAclId" not in distribution(run).inputs
 
 
 def test_dev_and_prod_differ_where_their_stack_files_say() -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from components.edge_firewall import EdgeFirewallSettings
 from components.front_door import PriceClass
 from components.network import NatGateways
 from stack_settings import SettingsError, StackSettings, load_settings
@@ -45,7 +46,7 @@ def test_dev_stack_is_the_small_cheap_one(dev_config: dict[str, str]) -> None:
         "ManagedBy": "pulumi",
     }
     assert settings.front_door.price_class is PriceClass.NORTH_AMERICA_EUROPE
-    assert settings.front_door.waf_enabled is False
+    assert settings.firewall is None
 
 
 def test_prod_stack_spans_three_zones_with_headroom() -> None:
@@ -59,7 +60,7 @@ def test_prod_stack_spans_three_zones_with_headroom() -> None:
     assert settings.backend.deletion_protection is True
     assert settings.backend.instance_tags["Environment"] == "prod"
     assert settings.front_door.price_class is PriceClass.ALL
-    assert settings.front_door.waf_enabled is True
+    assert settings.firewall == EdgeFirewallSettings(rate_limit=2000)
 
 
 def test_x86_instance_type_is_recognised(dev_config: dict[str, str]) -> None:
@@ -126,6 +127,7 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
         "priceClass 'PriceClass_50' is not one of: PriceClass_100, PriceClass_200, PriceClass_All",
     ),
     ({"wafEnabled": "yes"}, "wafEnabled 'yes' is not a boolean: use true or false"),
+    ({"wafRateLimit": 5}, "wafRateLimit (5) must be between 10 and 2000000000"),
     ({"deletionProtection": "1"}, "deletionProtection '1' is not a boolean: use true or false"),
     ({"aws:region": None}, "aws:region is not set"),
     ({"appPort": None}, "appPort is not set (its default belongs in Pulumi.yaml)"),
@@ -191,4 +193,4 @@ def test_region_is_not_asked_about_values_already_refused(dev_config: dict[str, 
 def test_booleans_accept_what_pulumi_accepts(dev_config: dict[str, str], spelling: str) -> None:
     settings = load(with_overrides(dev_config, {"wafEnabled": spelling}))
 
-    assert settings.front_door.waf_enabled is (spelling.lower() == "true")
+    assert (settings.firewall is not None) is (spelling.lower() == "true")

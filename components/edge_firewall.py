@@ -1,0 +1,99 @@
+"""EdgeFirewall: an AWS WAF web ACL for the distribution, evaluated at CloudFront's edge.
+
+A web ACL for CloudFront must live in us-east-1 whatever the stack's region. pulumi-aws v7 puts
+a single resource in another region with its `region` argument, so the stack's one provider
+(its credentials, profile and default tags) serves here too
+(https://www.pulumi.com/registry/packages/aws/how-to-guides/aws-enhanced-region-support).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+CLOUDFRONT_REGION = "us-east-1"
+RATE_WINDOW_SECONDS = 300
+# AWS managed rule groups, cheapest first-line protection for an API
+# (https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-list.html).
+MANAGED_RULE_GROUPS = (
+    "AWSManagedRulesAmazonIpReputationList",  # known malicious sources, bots, scanners
+    "AWSManagedRulesCommonRuleSet",  # OWASP-style common exploits
+    "AWSManagedRulesKnownBadInputsRuleSet",  # e.g. Log4j and other known-bad payloads
+)
+MIN_RATE_LIMIT = 10  # the smallest limit AWS WAF accepts per evaluation window
+MAX_RATE_LIMIT = 2_000_000_000
+
+
+@dataclass(frozen=True)
+class EdgeFirewallSettings:
+    rate_limit: int  # requests per client IP per 5 minutes before WAF blocks it
+
+
+def _visibility(metric_name: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgs:
+    return aws.wafv2.WebAclRuleVisibilityConfigArgs(
+        cloudwatch_metrics_enabled=True, sampled_requests_enabled=True, metric_name=metric_name
+    )
+
+
+class EdgeFirewall(pulumi.ComponentResource):
+    web_acl_arn: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        settings: EdgeFirewallSettings,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("cdn-alb-backend:firewall:EdgeFirewall", name, None, opts)
+
+        rate_rule = aws.wafv2.WebAclRuleArgs(
+            name="rate-limit-per-ip",
+            priority=0,
+            action=aws.wafv2.WebAclRuleActionArgs(block=aws.wafv2.WebAclRuleActionBlockArgs()),
+            statement=aws.wafv2.WebAclRuleStatementArgs(
+                rate_based_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
+                    aggregate_key_type="IP",
+                    limit=settings.rate_limit,
+                    evaluation_window_sec=RATE_WINDOW_SECONDS,
+                )
+            ),
+            visibility_config=_visibility(f"{name}-rate-limit"),
+        )
+        managed_rules = [
+            aws.wafv2.WebAclRuleArgs(
+                name=group,
+                priority=priority,
+                # "none" keeps each group's own actions (block); "count" would only observe.
+                override_action=aws.wafv2.WebAclRuleOverrideActionArgs(
+                    none=aws.wafv2.WebAclRuleOverrideActionNoneArgs()
+                ),
+                statement=aws.wafv2.WebAclRuleStatementArgs(
+                    managed_rule_group_statement=aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgs(
+                        vendor_name="AWS", name=group
+                    )
+                ),
+                visibility_config=_visibility(f"{name}-{group}"),
+            )
+            for priority, group in enumerate(MANAGED_RULE_GROUPS, start=1)
+        ]
+        web_acl = aws.wafv2.WebAcl(
+            f"{name}-acl",
+            region=CLOUDFRONT_REGION,
+            scope="CLOUDFRONT",
+            description="Rate limit and AWS managed rules in front of the API",
+            default_action=aws.wafv2.WebAclDefaultActionArgs(
+                allow=aws.wafv2.WebAclDefaultActionAllowArgs()
+            ),
+            rules=[rate_rule, *managed_rules],
+            visibility_config=aws.wafv2.WebAclVisibilityConfigArgs(
+                cloudwatch_metrics_enabled=True,
+                sampled_requests_enabled=True,
+                metric_name=f"{name}-acl",
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        self.web_acl_arn = web_acl.arn
+        self.register_outputs({"web_acl_arn": self.web_acl_arn})
