@@ -8,7 +8,7 @@ import pulumi
 
 from components.backend import LoadBalancedBackend, LoadBalancedBackendArgs
 from components.edge_firewall import EdgeFirewall
-from components.front_door import CdnFrontDoor, CdnFrontDoorArgs
+from components.front_door import CdnFrontDoor, CdnFrontDoorArgs, VpcOriginTarget
 from components.network import Network
 from stack_settings import load_settings
 
@@ -32,6 +32,13 @@ front_door = CdnFrontDoor(
         origin_domain_name=backend.alb_dns_name,
         origin_header=backend.origin_verify_header,
         web_acl_arn=firewall.web_acl_arn if firewall else None,
+        vpc_origin=VpcOriginTarget(
+            alb_arn=backend.alb_arn,
+            alb_security_group_id=backend.alb_security_group_id,
+            vpc_id=network.vpc_id,
+        )
+        if settings.backend.internal_alb
+        else None,
         description=f"{pulumi.get_project()} ({pulumi.get_stack()}): API front door to the ALB",
     ),
 )

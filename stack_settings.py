@@ -52,6 +52,13 @@ class StackSettings:
     firewall: EdgeFirewallSettings | None  # None: no web ACL (wafEnabled false)
 
 
+class OriginAccess(StrEnum):
+    """How CloudFront reaches the load balancer."""
+
+    PUBLIC_ALB = "publicAlb"  # an internet-facing ALB, as the seeds build it
+    VPC_ORIGIN = "vpcOrigin"  # an internal ALB behind a CloudFront VPC origin
+
+
 Choice = TypeVar("Choice", bound=StrEnum)
 
 
@@ -184,6 +191,7 @@ def load_settings() -> StackSettings:
     waf_enabled = read.boolean("wafEnabled")
     waf_rate_limit = read.integer("wafRateLimit", MIN_RATE_LIMIT, MAX_RATE_LIMIT)
     deletion_protection = read.boolean("deletionProtection")
+    origin_access = read.choice("originAccess", OriginAccess)
     problems = read.problems
 
     if read.valid("minSize", "maxSize", "desiredCapacity"):
@@ -248,6 +256,7 @@ def load_settings() -> StackSettings:
             app_port=app_port,
             health_check_path=health_check_path,
             deletion_protection=deletion_protection,
+            internal_alb=origin_access is OriginAccess.VPC_ORIGIN,
             instance_tags=instance_tags,
         ),
         front_door=FrontDoorSettings(price_class=price_class),

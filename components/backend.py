@@ -1,9 +1,10 @@
-"""LoadBalancedBackend: an internet-facing ALB in front of a self-healing Auto Scaling group.
+"""LoadBalancedBackend: an ALB in front of a self-healing Auto Scaling group.
 
-The ALB admits only CloudFront (its origin-facing managed prefix list) and forwards to the
-instances, which admit only the ALB. Instances run in private subnets without public IPs, boot
-Amazon Linux 2023 for their CPU architecture, and are replaced through an instance refresh
-whenever the launch template changes.
+The ALB is internet-facing (the seeds' design) or internal, behind a CloudFront VPC origin. It
+admits only CloudFront (its origin-facing managed prefix list), forwards only requests carrying
+the distribution's secret header, and the instances admit only the ALB. Instances run in
+private subnets without public IPs, boot Amazon Linux 2023 for their CPU architecture, and are
+replaced through an instance refresh whenever the launch template changes.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class BackendSettings:
     app_port: int
     health_check_path: str
     deletion_protection: bool
+    internal_alb: bool  # True: ALB in the private subnets, reached through a CloudFront VPC origin
     instance_tags: Mapping[str, str]  # the stack's default tags, copied onto instances/volumes
 
 
@@ -64,7 +66,7 @@ class BackendSettings:
 class LoadBalancedBackendArgs:
     settings: BackendSettings
     vpc_id: pulumi.Input[str]
-    public_subnet_ids: Sequence[pulumi.Input[str]]  # the ALB's, one per zone
+    public_subnet_ids: Sequence[pulumi.Input[str]]  # the ALB's unless internal, one per zone
     private_subnet_ids: Sequence[pulumi.Input[str]]  # the instances', one per zone
 
 
@@ -115,9 +117,11 @@ class LoadBalancedBackend(pulumi.ComponentResource):
         load_balancer = aws.lb.LoadBalancer(
             f"{name}-alb",
             load_balancer_type="application",
-            internal=False,
+            internal=settings.internal_alb,
             ip_address_type="ipv4",
-            subnets=list(args.public_subnet_ids),
+            subnets=list(
+                args.private_subnet_ids if settings.internal_alb else args.public_subnet_ids
+            ),
             security_groups=[alb_group.id],
             drop_invalid_header_fields=True,
             desync_mitigation_mode="defensive",

@@ -26,6 +26,10 @@ CACHED_METHODS = ["GET", "HEAD"]  # CloudFront requires these two even when noth
 ORIGIN_ID = "alb"
 ORIGIN_READ_TIMEOUT_SECONDS = 30  # the ALB's own idle timeout is 60
 ORIGIN_KEEPALIVE_SECONDS = 5
+# CloudFront creates this security group in the VPC with the first VPC origin there; its network
+# interfaces reach the internal ALB from it
+# (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-vpc-origins.html).
+VPC_ORIGIN_SERVICE_GROUP = "CloudFront-VPCOrigins-Service-SG"
 
 
 class PriceClass(StrEnum):
@@ -42,6 +46,15 @@ class FrontDoorSettings:
 
 
 @dataclass(frozen=True)
+class VpcOriginTarget:
+    """An internal ALB that CloudFront reaches through a VPC origin instead of the internet."""
+
+    alb_arn: pulumi.Input[str]
+    alb_security_group_id: pulumi.Input[str]
+    vpc_id: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
 class CdnFrontDoorArgs:
     settings: FrontDoorSettings
     origin_domain_name: pulumi.Input[str]  # the ALB's DNS name
@@ -50,6 +63,7 @@ class CdnFrontDoorArgs:
     origin_header: tuple[str, pulumi.Input[str]]
     description: str  # shown as the distribution's comment in the console
     web_acl_arn: pulumi.Input[str] | None = None  # an AWS WAF (v2) web ACL with CLOUDFRONT scope
+    vpc_origin: VpcOriginTarget | None = None  # None: the ALB is internet-facing
 
 
 class CdnFrontDoor(pulumi.ComponentResource):
@@ -65,6 +79,19 @@ class CdnFrontDoor(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("cdn-alb-backend:front_door:CdnFrontDoor", name, None, opts)
+
+        origin_config = aws.cloudfront.DistributionOriginCustomOriginConfigArgs(
+            origin_protocol_policy="http-only",
+            http_port=80,
+            # Unused with http-only, but the API requires both fields.
+            https_port=443,
+            origin_ssl_protocols=["TLSv1.2"],
+            origin_read_timeout=ORIGIN_READ_TIMEOUT_SECONDS,
+            origin_keepalive_timeout=ORIGIN_KEEPALIVE_SECONDS,
+        )
+        vpc_origin_config = (
+            self._vpc_origin(name, args.vpc_origin) if args.vpc_origin is not None else None
+        )
 
         distribution = aws.cloudfront.Distribution(
             f"{name}-distribution",
@@ -82,15 +109,8 @@ class CdnFrontDoor(pulumi.ComponentResource):
                             name=args.origin_header[0], value=args.origin_header[1]
                         )
                     ],
-                    custom_origin_config=aws.cloudfront.DistributionOriginCustomOriginConfigArgs(
-                        origin_protocol_policy="http-only",
-                        http_port=80,
-                        # Unused with http-only, but the API requires both fields.
-                        https_port=443,
-                        origin_ssl_protocols=["TLSv1.2"],
-                        origin_read_timeout=ORIGIN_READ_TIMEOUT_SECONDS,
-                        origin_keepalive_timeout=ORIGIN_KEEPALIVE_SECONDS,
-                    ),
+                    custom_origin_config=None if vpc_origin_config else origin_config,
+                    vpc_origin_config=vpc_origin_config,
                 )
             ],
             default_cache_behavior=aws.cloudfront.DistributionDefaultCacheBehaviorArgs(
@@ -125,4 +145,43 @@ class CdnFrontDoor(pulumi.ComponentResource):
                 "domain_name": self.domain_name,
                 "hosted_zone_id": self.hosted_zone_id,
             }
+        )
+
+    def _vpc_origin(
+        self, name: str, target: VpcOriginTarget
+    ) -> aws.cloudfront.DistributionOriginVpcOriginConfigArgs:
+        """A VPC origin for the internal ALB, and the ALB's door opened to it."""
+        vpc_origin = aws.cloudfront.VpcOrigin(
+            f"{name}-vpc-origin",
+            vpc_origin_endpoint_config=aws.cloudfront.VpcOriginVpcOriginEndpointConfigArgs(
+                name=f"{pulumi.get_project()}-{pulumi.get_stack()}-alb",
+                arn=target.alb_arn,
+                origin_protocol_policy="http-only",
+                http_port=80,
+                https_port=443,
+                origin_ssl_protocols=aws.cloudfront.VpcOriginVpcOriginEndpointConfigOriginSslProtocolsArgs(
+                    items=["TLSv1.2"], quantity=1
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        service_group = aws.ec2.get_security_group_output(
+            name=VPC_ORIGIN_SERVICE_GROUP,
+            vpc_id=target.vpc_id,
+            opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[vpc_origin]),
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-alb-from-vpc-origin",
+            security_group_id=target.alb_security_group_id,
+            description="HTTP from CloudFront's VPC origin network interfaces",
+            ip_protocol="tcp",
+            from_port=80,
+            to_port=80,
+            referenced_security_group_id=service_group.id,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return aws.cloudfront.DistributionOriginVpcOriginConfigArgs(
+            vpc_origin_id=vpc_origin.id,
+            origin_read_timeout=ORIGIN_READ_TIMEOUT_SECONDS,
+            origin_keepalive_timeout=ORIGIN_KEEPALIVE_SECONDS,
         )

@@ -187,6 +187,8 @@ CLOUDFRONT_PREFIX_LIST_ID = "pl-3b927c52"  # its id in us-east-1
 ELB_SERVICE_ACCOUNT_TOKEN = "aws:elb/getServiceAccount:getServiceAccount"
 ELB_ACCOUNT_US_EAST_1 = "127311923021"  # Elastic Load Balancing's log-delivery account there
 ZONE_TOKEN = "aws:route53/getZone:getZone"
+SECURITY_GROUP_TOKEN = "aws:ec2/getSecurityGroup:getSecurityGroup"
+VPC_ORIGIN_SERVICE_GROUP_ID = "sg-0c1f2e3d4b5a69788"
 HOSTED_ZONES = {"example.com": "Z0123456789EXAMPLE"}
 INSTANCE_TYPE_TOKEN = "aws:ec2/getInstanceType:getInstanceType"
 # What EC2's DescribeInstanceTypes reports for the families the tests use.
@@ -242,6 +244,12 @@ def _hosted_zone(args: dict[str, Any]) -> Answer:
     return {"id": HOSTED_ZONES[zone], "zoneId": HOSTED_ZONES[zone], "name": f"{zone}."}
 
 
+def _security_group(args: dict[str, Any]) -> Answer:
+    if args.get("name") != "CloudFront-VPCOrigins-Service-SG":
+        return {}, [("name", f"no matching EC2 Security Group found for {args.get('name')}")]
+    return {"id": VPC_ORIGIN_SERVICE_GROUP_ID, "name": args["name"], "vpcId": args.get("vpcId")}
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     """Answers resources and invokes like AWS would for this program, recording every call."""
 
@@ -257,6 +265,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             PREFIX_LIST_TOKEN: _prefix_list,
             ELB_SERVICE_ACCOUNT_TOKEN: _elb_service_account,
             ZONE_TOKEN: _hosted_zone,
+            SECURITY_GROUP_TOKEN: _security_group,
         }
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:

@@ -33,6 +33,7 @@ SETTINGS = BackendSettings(
     app_port=8080,
     health_check_path="/health",
     deletion_protection=False,
+    internal_alb=False,
     instance_tags={"Project": "cdn-alb-backend", "Environment": "test"},
 )
 PUBLIC_SUBNETS = ["subnet-public-a", "subnet-public-b"]
@@ -93,6 +94,13 @@ def test_alb_drops_invalid_headers_and_mitigates_desync(run: Run) -> None:
 
     assert alb.inputs["dropInvalidHeaderFields"] is True
     assert alb.inputs["desyncMitigationMode"] in ("defensive", "strictest")
+
+
+def test_internal_alb_sits_in_the_private_subnets() -> None:
+    alb = build(internal_alb=True).one("aws:lb/loadBalancer:LoadBalancer")
+
+    assert alb.inputs["internal"] is True
+    assert alb.inputs["subnets"] == PRIVATE_SUBNETS
 
 
 @pytest.mark.parametrize("protected", [False, True])

@@ -7,8 +7,22 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.front_door import CdnFrontDoor, CdnFrontDoorArgs, FrontDoorSettings, PriceClass
-from tests.harness import Resource, Run, is_secret, run_pulumi, unwrap_secret
+from components.front_door import (
+    CdnFrontDoor,
+    CdnFrontDoorArgs,
+    FrontDoorSettings,
+    PriceClass,
+    VpcOriginTarget,
+)
+from tests.harness import (
+    SECURITY_GROUP_TOKEN,
+    VPC_ORIGIN_SERVICE_GROUP_ID,
+    Resource,
+    Run,
+    is_secret,
+    run_pulumi,
+    unwrap_secret,
+)
 
 ALB_DNS_NAME = "backend-alb-1234567890.us-east-1.elb.amazonaws.com"
 ORIGIN_SECRET = "s3cr3tValueOnlyTheDistributionKnows"
@@ -150,3 +164,66 @@ def test_outputs_and_parenting(run: Run, distribution: Resource) -> None:
         "hosted_zone_id": "Z2FDTNDATAQYW2",
     }
     assert {r.parent_urn for r in run.resources if r is not component} == {component.urn}
+
+
+def build_with_vpc_origin() -> Run:
+    def program() -> None:
+        CdnFrontDoor(
+            "front-door",
+            CdnFrontDoorArgs(
+                settings=FrontDoorSettings(price_class=PriceClass.NORTH_AMERICA_EUROPE),
+                origin_domain_name="internal-backend-alb-123.us-east-1.elb.amazonaws.com",
+                origin_header=("X-Origin-Verify", ORIGIN_SECRET),
+                description="cdn-alb-backend (test): API front door to the ALB",
+                vpc_origin=VpcOriginTarget(
+                    alb_arn="arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/backend-alb/1",
+                    alb_security_group_id="sg-alb",
+                    vpc_id="vpc-0123",
+                ),
+            ),
+        )
+
+    return run_pulumi(program, {})
+
+
+def test_vpc_origin_reaches_the_internal_alb_over_http_on_port_80() -> None:
+    run = build_with_vpc_origin()
+    vpc_origin = run.one("aws:cloudfront/vpcOrigin:VpcOrigin")
+
+    assert vpc_origin.inputs["vpcOriginEndpointConfig"] == {
+        "name": "cdn-alb-backend-test-alb",
+        "arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/backend-alb/1",
+        "originProtocolPolicy": "http-only",
+        "httpPort": 80,
+        "httpsPort": 443,
+        "originSslProtocols": {"items": ["TLSv1.2"], "quantity": 1},
+    }
+    [origin] = run.one("aws:cloudfront/distribution:Distribution").inputs["origins"]
+    assert origin["domainName"] == "internal-backend-alb-123.us-east-1.elb.amazonaws.com"
+    assert origin["vpcOriginConfig"] == {
+        "vpcOriginId": vpc_origin.outputs["id"],
+        "originReadTimeout": 30,
+        "originKeepaliveTimeout": 5,
+    }
+    assert "customOriginConfig" not in origin
+    assert origin["customHeaders"] == [{"name": "X-Origin-Verify", "value": ORIGIN_SECRET}]
+
+
+def test_vpc_origin_network_interfaces_may_reach_the_alb() -> None:
+    run = build_with_vpc_origin()
+
+    [rule] = run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert rule.inputs["securityGroupId"] == "sg-alb"
+    assert rule.inputs["referencedSecurityGroupId"] == VPC_ORIGIN_SERVICE_GROUP_ID
+    assert (rule.inputs["ipProtocol"], rule.inputs["fromPort"], rule.inputs["toPort"]) == (
+        "tcp",
+        80,
+        80,
+    )
+    [lookup] = [i for i in run.invokes if i.token == SECURITY_GROUP_TOKEN]
+    assert lookup.args == {"name": "CloudFront-VPCOrigins-Service-SG", "vpcId": "vpc-0123"}
+
+
+def test_public_alb_needs_no_vpc_origin(run: Run) -> None:
+    assert run.of_type("aws:cloudfront/vpcOrigin:VpcOrigin") == []
+    assert run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") == []

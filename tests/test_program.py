@@ -154,6 +154,29 @@ def test_web_acl_is_attached_exactly_when_waf_is_enabled(stack: tuple[dict[str, 
         assert "webAclId" not in distribution(run).inputs
 
 
+@pytest.mark.parametrize(("access", "internal"), [("publicAlb", False), ("vpcOrigin", True)])
+def test_both_origin_access_modes_point_the_distribution_at_the_alb(
+    access: str, internal: bool
+) -> None:
+    run = run_main(with_overrides(stack_config("dev"), {"originAccess": access}))
+    alb = run.one("aws:lb/loadBalancer:LoadBalancer")
+    [origin] = unwrap_secret(distribution(run).inputs["origins"])
+    subnets = {s.outputs["id"]: s.name for s in run.of_type("aws:ec2/subnet:Subnet")}
+
+    assert origin["domainName"] == alb.outputs["dnsName"]
+    assert alb.inputs["internal"] is internal
+    tier = "private" if internal else "public"
+    assert all(subnets[i].startswith(f"network-{tier}-") for i in alb.inputs["subnets"])
+    vpc_origins = run.of_type("aws:cloudfront/vpcOrigin:VpcOrigin")
+    if internal:
+        [vpc_origin] = vpc_origins
+        assert vpc_origin.inputs["vpcOriginEndpointConfig"]["arn"] == alb.outputs["arn"]
+        assert origin["vpcOriginConfig"]["vpcOriginId"] == vpc_origin.outputs["id"]
+    else:
+        assert vpc_origins == []
+        assert origin["customOriginConfig"]["originProtocolPolicy"] == "http-only"
+
+
 def test_dev_and_prod_differ_where_their_stack_files_say() -> None:
     dev, prod = stack_config("dev"), stack_config("prod")
 

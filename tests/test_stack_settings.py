@@ -40,6 +40,7 @@ def test_dev_stack_is_the_small_cheap_one(dev_config: dict[str, str]) -> None:
     assert settings.backend.app_port == 8080
     assert settings.backend.health_check_path == "/health"
     assert settings.backend.deletion_protection is False
+    assert settings.backend.internal_alb is False
     assert settings.backend.instance_tags == {
         "Project": "cdn-alb-backend",
         "Environment": "dev",
@@ -61,6 +62,12 @@ def test_prod_stack_spans_three_zones_with_headroom() -> None:
     assert settings.backend.instance_tags["Environment"] == "prod"
     assert settings.front_door.price_class is PriceClass.ALL
     assert settings.firewall == EdgeFirewallSettings(rate_limit=2000)
+
+
+def test_vpc_origin_makes_the_alb_internal(dev_config: dict[str, str]) -> None:
+    settings = load(with_overrides(dev_config, {"originAccess": "vpcOrigin"}))
+
+    assert settings.backend.internal_alb is True
 
 
 def test_x86_instance_type_is_recognised(dev_config: dict[str, str]) -> None:
@@ -128,6 +135,7 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ),
     ({"wafEnabled": "yes"}, "wafEnabled 'yes' is not a boolean: use true or false"),
     ({"wafRateLimit": 5}, "wafRateLimit (5) must be between 10 and 2000000000"),
+    ({"originAccess": "private"}, "originAccess 'private' is not one of: publicAlb, vpcOrigin"),
     ({"deletionProtection": "1"}, "deletionProtection '1' is not a boolean: use true or false"),
     ({"aws:region": None}, "aws:region is not set"),
     ({"appPort": None}, "appPort is not set (its default belongs in Pulumi.yaml)"),
