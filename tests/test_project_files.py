@@ -1,0 +1,84 @@
+"""Pulumi.yaml, the stack files, the settings module and the README agree on every config key."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pulumi
+import pytest
+import yaml
+
+from stack_settings import load_settings
+from tests.conftest import STACKS
+from tests.harness import PROJECT, PROJECT_DIR, PROJECT_NAME, run_pulumi, stack_config
+
+# Pulumi's JSON schema of Pulumi.yaml (from the pulumi/pulumi repository).
+SCHEMA = json.loads((Path(__file__).parent / "data" / "pulumi-project.schema.json").read_text())
+DECLARED = PROJECT["config"]
+
+
+def test_project_file_matches_pulumis_schema() -> None:
+    jsonschema.validate(PROJECT, SCHEMA)
+
+
+def test_runtime_is_python_with_pip_in_a_local_virtualenv() -> None:
+    assert PROJECT["runtime"] == {
+        "name": "python",
+        "options": {"toolchain": "pip", "virtualenv": "venv"},
+    }
+
+
+@pytest.mark.parametrize("key", sorted(DECLARED))
+def test_every_key_is_declared_with_type_description_and_default(key: str) -> None:
+    declaration = DECLARED[key]
+
+    assert declaration["type"] in ("string", "integer", "boolean")
+    assert declaration["description"].strip()
+    assert "default" in declaration
+    expected_type = {"string": str, "integer": int, "boolean": bool}[declaration["type"]]
+    assert type(declaration["default"]) is expected_type
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_files_set_only_declared_keys_with_declared_types(stack: str) -> None:
+    config = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+    own = {
+        key.split(":", 1)[1]: value
+        for key, value in config.items()
+        if key.startswith(f"{PROJECT_NAME}:")
+    }
+    assert set(own) <= set(DECLARED), set(own) - set(DECLARED)
+    for key, value in own.items():
+        expected_type = {"string": str, "integer": int, "boolean": bool}[DECLARED[key]["type"]]
+        assert type(value) is expected_type, key
+    assert set(config) - {f"{PROJECT_NAME}:{key}" for key in own} == {
+        "aws:region",
+        "aws:defaultTags",
+    }
+
+
+def test_settings_read_exactly_the_declared_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    read: set[str] = set()
+    original_get = pulumi.Config.get
+
+    def recording_get(self: pulumi.Config, key: str, default: Any = None) -> Any:
+        if self.name == PROJECT_NAME:
+            read.add(key)
+        return original_get(self, key, default)
+
+    monkeypatch.setattr(pulumi.Config, "get", recording_get)
+    run_pulumi(load_settings, stack_config("dev"))
+
+    assert read == set(DECLARED)
+
+
+def test_readme_documents_every_key() -> None:
+    readme = (PROJECT_DIR / "README.md").read_text()
+    documented = set(re.findall(r"^\| `([A-Za-z0-9:]+)` \|", readme, flags=re.MULTILINE))
+
+    assert set(DECLARED) <= documented, set(DECLARED) - documented
