@@ -10,6 +10,7 @@ import pytest
 from components.front_door import (
     CdnFrontDoor,
     CdnFrontDoorArgs,
+    CustomDomain,
     FrontDoorSettings,
     PriceClass,
     VpcOriginTarget,
@@ -227,3 +228,30 @@ def test_vpc_origin_network_interfaces_may_reach_the_alb() -> None:
 def test_public_alb_needs_no_vpc_origin(run: Run) -> None:
     assert run.of_type("aws:cloudfront/vpcOrigin:VpcOrigin") == []
     assert run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") == []
+
+
+def test_custom_domain_gets_its_certificate_with_sni_and_modern_tls() -> None:
+    certificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c"
+
+    def program() -> None:
+        CdnFrontDoor(
+            "front-door",
+            CdnFrontDoorArgs(
+                settings=FrontDoorSettings(price_class=PriceClass.NORTH_AMERICA_EUROPE),
+                origin_domain_name=ALB_DNS_NAME,
+                origin_header=("X-Origin-Verify", ORIGIN_SECRET),
+                description="cdn-alb-backend (test): API front door to the ALB",
+                custom_domain=CustomDomain(
+                    domain_name="api.example.com", certificate_arn=certificate_arn
+                ),
+            ),
+        )
+
+    distribution = run_pulumi(program, {}).one("aws:cloudfront/distribution:Distribution")
+
+    assert distribution.inputs["aliases"] == ["api.example.com"]
+    assert distribution.inputs["viewerCertificate"] == {
+        "acmCertificateArn": certificate_arn,
+        "sslSupportMethod": "sni-only",
+        "minimumProtocolVersion": "TLSv1.2_2021",
+    }
