@@ -9,12 +9,20 @@ import pulumi
 from components.backend import LoadBalancedBackend, LoadBalancedBackendArgs
 from components.edge_firewall import EdgeFirewall
 from components.front_door import CdnFrontDoor, CdnFrontDoorArgs, VpcOriginTarget
+from components.log_bucket import FLOW_LOG_PREFIX, LogBucket
 from components.network import Network
 from stack_settings import load_settings
 
 settings = load_settings()
 
-network = Network("network", settings.network)
+logs = LogBucket("logs", settings.logs) if settings.logs else None
+network = Network(
+    "network",
+    settings.network,
+    flow_log_destination=logs.bucket_arn.apply(lambda arn: f"{arn}/{FLOW_LOG_PREFIX}")
+    if logs and settings.logs and settings.logs.flow_logs
+    else None,
+)
 backend = LoadBalancedBackend(
     "backend",
     LoadBalancedBackendArgs(
@@ -22,6 +30,7 @@ backend = LoadBalancedBackend(
         vpc_id=network.vpc_id,
         public_subnet_ids=network.public_subnet_ids,
         private_subnet_ids=network.private_subnet_ids,
+        access_log_bucket=logs.bucket_name if logs else None,
     ),
 )
 firewall = EdgeFirewall("firewall", settings.firewall) if settings.firewall else None
@@ -32,6 +41,7 @@ front_door = CdnFrontDoor(
         origin_domain_name=backend.alb_dns_name,
         origin_header=backend.origin_verify_header,
         web_acl_arn=firewall.web_acl_arn if firewall else None,
+        log_bucket_domain_name=logs.bucket_domain_name if logs else None,
         vpc_origin=VpcOriginTarget(
             alb_arn=backend.alb_arn,
             alb_security_group_id=backend.alb_security_group_id,

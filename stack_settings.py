@@ -24,6 +24,7 @@ import pulumi_aws as aws
 from components.backend import SUPPORTED_ARCHITECTURES, BackendSettings
 from components.edge_firewall import MAX_RATE_LIMIT, MIN_RATE_LIMIT, EdgeFirewallSettings
 from components.front_door import FrontDoorSettings, PriceClass
+from components.log_bucket import LogBucketSettings
 from components.network import (
     LARGEST_VPC_PREFIX,
     MAX_AZ_COUNT,
@@ -36,6 +37,7 @@ from components.network import (
 )
 
 MAX_INSTANCES = 100  # A guard against typos such as 1000; raise it knowingly.
+MAX_LOG_RETENTION_DAYS = 3650
 INSTANCE_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 # Plain path characters only: the path also lands on the service's systemd command line.
 HEALTH_CHECK_PATH_PATTERN = re.compile(r"^/[A-Za-z0-9._~/-]{0,254}$")
@@ -50,6 +52,7 @@ class StackSettings:
     backend: BackendSettings
     front_door: FrontDoorSettings
     firewall: EdgeFirewallSettings | None  # None: no web ACL (wafEnabled false)
+    logs: LogBucketSettings | None  # None: no access logs (accessLogs false)
 
 
 class OriginAccess(StrEnum):
@@ -167,6 +170,35 @@ def instance_architectures(instance_type: str) -> list[str]:
     return list(aws.ec2.get_instance_type(instance_type=instance_type).supported_architectures)
 
 
+def _zones(region: str, az_count: int, problems: list[str]) -> list[str]:
+    zones = usable_availability_zones()
+    if az_count > len(zones):
+        problems.append(
+            f"azCount ({az_count}) is more than the {len(zones)} zones {region} offers "
+            f"({', '.join(zones)})"
+        )
+    return zones
+
+
+def _architecture(region: str, instance_type: str, problems: list[str]) -> str:
+    try:
+        architectures = instance_architectures(instance_type)
+    except Exception as error:  # noqa: BLE001 - the SDK raises a bare Exception
+        reason = (str(error).strip() or type(error).__name__).splitlines()[0]
+        problems.append(
+            f"instanceType {instance_type!r} is not offered in {region} (EC2 says: {reason})"
+        )
+        return ""
+    supported = [arch for arch in SUPPORTED_ARCHITECTURES if arch in architectures]
+    if not supported:
+        problems.append(
+            f"instanceType {instance_type!r} runs {', '.join(architectures)}; use an arm64 "
+            "(Graviton, e.g. t4g.micro) or x86_64 (e.g. t3.micro) instance type"
+        )
+        return ""
+    return supported[0]
+
+
 def load_settings() -> StackSettings:
     """Reads and validates the whole stack configuration, or raises SettingsError."""
     read = _ConfigReader(pulumi.Config())
@@ -192,6 +224,9 @@ def load_settings() -> StackSettings:
     waf_rate_limit = read.integer("wafRateLimit", MIN_RATE_LIMIT, MAX_RATE_LIMIT)
     deletion_protection = read.boolean("deletionProtection")
     origin_access = read.choice("originAccess", OriginAccess)
+    access_logs = read.boolean("accessLogs")
+    log_retention_days = read.integer("logRetentionDays", 1, MAX_LOG_RETENTION_DAYS)
+    flow_logs = read.boolean("flowLogs")
     problems = read.problems
 
     if read.valid("minSize", "maxSize", "desiredCapacity"):
@@ -203,6 +238,9 @@ def load_settings() -> StackSettings:
                 f"and maxSize ({max_size})"
             )
 
+    if read.valid("accessLogs", "flowLogs") and flow_logs and not access_logs:
+        problems.append("flowLogs (true) needs accessLogs: true (flow logs go to the log bucket)")
+
     aws_config = pulumi.Config("aws")
     region = aws_config.get("region") or ""
     if not region:
@@ -211,32 +249,12 @@ def load_settings() -> StackSettings:
     instance_tags = {str(k): str(v) for k, v in dict(default_tags.get("tags") or {}).items()}
 
     # Questions for the region, asked only about values that passed the local checks.
-    zones: list[str] = []
-    if region and read.valid("azCount"):
-        zones = usable_availability_zones()
-        if az_count > len(zones):
-            problems.append(
-                f"azCount ({az_count}) is more than the {len(zones)} zones {region} offers "
-                f"({', '.join(zones)})"
-            )
-    architecture = ""
-    if region and read.valid("instanceType"):
-        try:
-            architectures = instance_architectures(instance_type)
-        except Exception as error:  # noqa: BLE001 - the SDK raises a bare Exception
-            architectures = []
-            reason = (str(error).strip() or type(error).__name__).splitlines()[0]
-            problems.append(
-                f"instanceType {instance_type!r} is not offered in {region} (EC2 says: {reason})"
-            )
-        supported = [arch for arch in SUPPORTED_ARCHITECTURES if arch in architectures]
-        if supported:
-            architecture = supported[0]
-        elif architectures:
-            problems.append(
-                f"instanceType {instance_type!r} runs {', '.join(architectures)}; use an arm64 "
-                "(Graviton, e.g. t4g.micro) or x86_64 (e.g. t3.micro) instance type"
-            )
+    zones = _zones(region, az_count, problems) if region and read.valid("azCount") else []
+    architecture = (
+        _architecture(region, instance_type, problems)
+        if region and read.valid("instanceType")
+        else ""
+    )
 
     if problems:
         raise SettingsError(problems)
@@ -261,4 +279,7 @@ def load_settings() -> StackSettings:
         ),
         front_door=FrontDoorSettings(price_class=price_class),
         firewall=EdgeFirewallSettings(rate_limit=waf_rate_limit) if waf_enabled else None,
+        logs=LogBucketSettings(retention_days=log_retention_days, flow_logs=flow_logs)
+        if access_logs
+        else None,
     )

@@ -17,6 +17,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.log_bucket import ALB_LOG_PREFIX
 from components.user_data import user_data
 
 # CPU architectures with an Amazon Linux 2023 image, in order of preference.
@@ -68,6 +69,7 @@ class LoadBalancedBackendArgs:
     vpc_id: pulumi.Input[str]
     public_subnet_ids: Sequence[pulumi.Input[str]]  # the ALB's unless internal, one per zone
     private_subnet_ids: Sequence[pulumi.Input[str]]  # the instances', one per zone
+    access_log_bucket: pulumi.Input[str] | None = None  # None: no ALB access logs
 
 
 class LoadBalancedBackend(pulumi.ComponentResource):
@@ -126,6 +128,11 @@ class LoadBalancedBackend(pulumi.ComponentResource):
             drop_invalid_header_fields=True,
             desync_mitigation_mode="defensive",
             enable_deletion_protection=settings.deletion_protection,
+            access_logs=aws.lb.LoadBalancerAccessLogsArgs(
+                bucket=args.access_log_bucket, prefix=ALB_LOG_PREFIX, enabled=True
+            )
+            if args.access_log_bucket is not None
+            else None,
             opts=child,
         )
         listener = aws.lb.Listener(

@@ -13,6 +13,8 @@ from enum import StrEnum
 import pulumi
 import pulumi_aws as aws
 
+from components.log_bucket import CLOUDFRONT_LOG_PREFIX
+
 # AWS managed policies, the same ids in every account
 # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-cache-policies.html).
 CACHING_DISABLED_POLICY_ID = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # Managed-CachingDisabled
@@ -78,6 +80,7 @@ class CdnFrontDoorArgs:
     web_acl_arn: pulumi.Input[str] | None = None  # an AWS WAF (v2) web ACL with CLOUDFRONT scope
     vpc_origin: VpcOriginTarget | None = None  # None: the ALB is internet-facing
     custom_domain: CustomDomain | None = None  # None: *.cloudfront.net and its certificate
+    log_bucket_domain_name: pulumi.Input[str] | None = None  # None: no standard logs
 
 
 def _viewer_certificate(
@@ -156,6 +159,13 @@ class CdnFrontDoor(pulumi.ComponentResource):
             aliases=[args.custom_domain.domain_name] if args.custom_domain else None,
             viewer_certificate=_viewer_certificate(args.custom_domain),
             web_acl_id=args.web_acl_arn,
+            logging_config=aws.cloudfront.DistributionLoggingConfigArgs(
+                bucket=args.log_bucket_domain_name,
+                prefix=CLOUDFRONT_LOG_PREFIX,
+                include_cookies=False,
+            )
+            if args.log_bucket_domain_name is not None
+            else None,
             opts=pulumi.ResourceOptions(parent=self),
         )
 

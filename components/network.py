@@ -61,6 +61,9 @@ def subnet_layout(vpc_cidr: str, availability_zones: tuple[str, ...]) -> list[Su
     ]
 
 
+FLOW_LOG_AGGREGATION_SECONDS = 600
+
+
 class Network(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
     public_subnet_ids: list[pulumi.Output[str]]
@@ -70,6 +73,7 @@ class Network(pulumi.ComponentResource):
         self,
         name: str,
         settings: NetworkSettings,
+        flow_log_destination: pulumi.Input[str] | None = None,  # an S3 ARN (bucket/prefix/)
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("cdn-alb-backend:network:Network", name, None, opts)
@@ -83,6 +87,16 @@ class Network(pulumi.ComponentResource):
             tags={"Name": f"{name}-vpc"},
             opts=child,
         )
+        if flow_log_destination is not None:
+            aws.ec2.FlowLog(
+                f"{name}-flow-log",
+                vpc_id=vpc.id,
+                traffic_type="ALL",
+                log_destination_type="s3",
+                log_destination=flow_log_destination,
+                max_aggregation_interval=FLOW_LOG_AGGREGATION_SECONDS,
+                opts=child,
+            )
         # Adopting the default security group with no rules strips the allow-all rules AWS
         # creates (FSBP EC2.2); nothing here uses it.
         aws.ec2.DefaultSecurityGroup(

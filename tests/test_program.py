@@ -24,8 +24,9 @@ STACK_KEYS = (
     "azCount",
     "priceClass",
     "wafEnabled",
+    "accessLogs",
 )
-OPTIONAL_COMPONENTS = {"cdn-alb-backend:firewall:EdgeFirewall"}
+OPTIONAL_COMPONENTS = {"cdn-alb-backend:firewall:EdgeFirewall", "cdn-alb-backend:logs:LogBucket"}
 COMPONENTS = {
     "cdn-alb-backend:network:Network",
     "cdn-alb-backend:backend:LoadBalancedBackend",
@@ -175,6 +176,38 @@ def test_both_origin_access_modes_point_the_distribution_at_the_alb(
     else:
         assert vpc_origins == []
         assert origin["customOriginConfig"]["originProtocolPolicy"] == "http-only"
+
+
+def test_access_logs_reach_the_log_bucket_exactly_when_enabled(
+    stack: tuple[dict[str, str], Run],
+) -> None:
+    config, run = stack
+    alb = run.one("aws:lb/loadBalancer:LoadBalancer")
+    dist = distribution(run)
+
+    if setting(config, "accessLogs") == "true":
+        bucket = run.one("aws:s3/bucket:Bucket")
+        assert alb.inputs["accessLogs"] == {
+            "bucket": bucket.outputs["bucket"],
+            "prefix": "alb",
+            "enabled": True,
+        }
+        assert dist.inputs["loggingConfig"] == {
+            "bucket": bucket.outputs["bucketDomainName"],
+            "prefix": "cloudfront/",
+            "includeCookies": False,
+        }
+        if setting(config, "flowLogs") == "true":
+            flow_log = run.one("aws:ec2/flowLog:FlowLog")
+            assert flow_log.inputs["vpcId"] == run.one("aws:ec2/vpc:Vpc").outputs["id"]
+            assert flow_log.inputs["logDestinationType"] == "s3"
+            assert flow_log.inputs["logDestination"] == f"{bucket.outputs['arn']}/vpc-flow-logs/"
+            assert flow_log.inputs["trafficType"] == "ALL"
+    else:
+        assert run.of_type("aws:s3/bucket:Bucket") == []
+        assert run.of_type("aws:ec2/flowLog:FlowLog") == []
+        assert "accessLogs" not in alb.inputs
+        assert "loggingConfig" not in dist.inputs
 
 
 def test_dev_and_prod_differ_where_their_stack_files_say() -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from components.edge_firewall import EdgeFirewallSettings
 from components.front_door import PriceClass
+from components.log_bucket import LogBucketSettings
 from components.network import NatGateways
 from stack_settings import SettingsError, StackSettings, load_settings
 from tests.harness import (
@@ -48,6 +49,7 @@ def test_dev_stack_is_the_small_cheap_one(dev_config: dict[str, str]) -> None:
     }
     assert settings.front_door.price_class is PriceClass.NORTH_AMERICA_EUROPE
     assert settings.firewall is None
+    assert settings.logs is None
 
 
 def test_prod_stack_spans_three_zones_with_headroom() -> None:
@@ -62,6 +64,7 @@ def test_prod_stack_spans_three_zones_with_headroom() -> None:
     assert settings.backend.instance_tags["Environment"] == "prod"
     assert settings.front_door.price_class is PriceClass.ALL
     assert settings.firewall == EdgeFirewallSettings(rate_limit=2000)
+    assert settings.logs == LogBucketSettings(retention_days=90, flow_logs=True)
 
 
 def test_vpc_origin_makes_the_alb_internal(dev_config: dict[str, str]) -> None:
@@ -136,6 +139,9 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"wafEnabled": "yes"}, "wafEnabled 'yes' is not a boolean: use true or false"),
     ({"wafRateLimit": 5}, "wafRateLimit (5) must be between 10 and 2000000000"),
     ({"originAccess": "private"}, "originAccess 'private' is not one of: publicAlb, vpcOrigin"),
+    ({"logRetentionDays": 0}, "logRetentionDays (0) must be between 1 and 3650"),
+    ({"accessLogs": "on"}, "accessLogs 'on' is not a boolean: use true or false"),
+    ({"flowLogs": True, "accessLogs": False}, "flowLogs (true) needs accessLogs: true"),
     ({"deletionProtection": "1"}, "deletionProtection '1' is not a boolean: use true or false"),
     ({"aws:region": None}, "aws:region is not set"),
     ({"appPort": None}, "appPort is not set (its default belongs in Pulumi.yaml)"),

@@ -1,0 +1,167 @@
+"""LogBucket: one private S3 bucket for the stack's access logs (ALB, CloudFront, VPC flow logs).
+
+Each writer has its own prefix and exactly the permission it needs; objects expire after the
+retention period, requests without TLS are refused, and nothing can be made public.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+ALB_LOG_PREFIX = "alb"  # the ALB adds "/AWSLogs/<account>/..." itself
+CLOUDFRONT_LOG_PREFIX = "cloudfront/"
+FLOW_LOG_PREFIX = "vpc-flow-logs/"
+# Newer regions deliver ALB logs as this service; older ones (us-east-1 among them) as a
+# regional ELB account, looked up below. Granting both works everywhere
+# (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html).
+ELB_LOG_DELIVERY_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
+FLOW_LOG_DELIVERY_SERVICE = "delivery.logs.amazonaws.com"
+
+
+@dataclass(frozen=True)
+class LogBucketSettings:
+    retention_days: int
+    flow_logs: bool  # also receive the VPC's flow logs
+
+
+def bucket_policy(bucket_arn: str, elb_account_arn: str, flow_logs: bool) -> dict[str, Any]:
+    """TLS only; ALB log delivery into alb/; flow-log delivery into vpc-flow-logs/ if wanted.
+
+    CloudFront's (legacy) standard logging needs no statement: it writes through the ACL grant
+    it adds to the bucket when the distribution is configured.
+    """
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "DenyWithoutTls",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket_arn, f"{bucket_arn}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+        {
+            "Sid": "AlbAccessLogs",
+            "Effect": "Allow",
+            "Principal": {"AWS": elb_account_arn, "Service": ELB_LOG_DELIVERY_SERVICE},
+            "Action": "s3:PutObject",
+            "Resource": f"{bucket_arn}/{ALB_LOG_PREFIX}/*",
+        },
+    ]
+    if flow_logs:
+        statements += [
+            {
+                "Sid": "FlowLogsWrite",
+                "Effect": "Allow",
+                "Principal": {"Service": FLOW_LOG_DELIVERY_SERVICE},
+                "Action": "s3:PutObject",
+                "Resource": f"{bucket_arn}/{FLOW_LOG_PREFIX}*",
+                "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}},
+            },
+            {
+                "Sid": "FlowLogsCheckBucket",
+                "Effect": "Allow",
+                "Principal": {"Service": FLOW_LOG_DELIVERY_SERVICE},
+                "Action": ["s3:GetBucketAcl", "s3:ListBucket"],
+                "Resource": bucket_arn,
+            },
+        ]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+class LogBucket(pulumi.ComponentResource):
+    bucket_name: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+    bucket_domain_name: pulumi.Output[str]  # what CloudFront's logging_config.bucket takes
+
+    def __init__(
+        self,
+        name: str,
+        settings: LogBucketSettings,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("cdn-alb-backend:logs:LogBucket", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        # force_destroy: a stack's logs go with the stack; otherwise `pulumi destroy` fails on
+        # the first non-empty bucket. Copy logs out first if they must outlive it.
+        bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=True, opts=child)
+        public_access_block = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access-block",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        # SSE-S3: ALB access logs cannot be written to a bucket encrypted with SSE-KMS.
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="AES256"
+                    )
+                )
+            ],
+            opts=child,
+        )
+        # CloudFront's standard logging writes objects with ACLs, so ACLs stay enabled.
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerPreferred"),
+            opts=child,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-logs",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                        days=settings.retention_days
+                    ),
+                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                        days_after_initiation=1
+                    ),
+                )
+            ],
+            opts=child,
+        )
+        elb_account = aws.elb.get_service_account_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        policy = aws.s3.BucketPolicy(
+            f"{name}-policy",
+            bucket=bucket.id,
+            policy=pulumi.Output.all(bucket.arn, elb_account.arn).apply(
+                lambda arns: json.dumps(bucket_policy(arns[0], arns[1], settings.flow_logs))
+            ),
+            # S3 rejects a policy written while the public access block is still being set.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access_block]),
+        )
+
+        # Writers check their permission when they are configured, so whoever uses these
+        # outputs waits for the policy too.
+        def after_policy(value: pulumi.Output[str]) -> pulumi.Output[str]:
+            return pulumi.Output.all(value, policy.id).apply(lambda values: str(values[0]))
+
+        self.bucket_name = after_policy(bucket.bucket)
+        self.bucket_arn = after_policy(bucket.arn)
+        self.bucket_domain_name = after_policy(bucket.bucket_domain_name)
+        self.register_outputs(
+            {
+                "bucket_name": self.bucket_name,
+                "bucket_arn": self.bucket_arn,
+                "bucket_domain_name": self.bucket_domain_name,
+            }
+        )

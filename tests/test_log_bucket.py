@@ -1,0 +1,133 @@
+"""LogBucket: a private, encrypted, expiring bucket that only the log writers may write to."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.log_bucket import LogBucket, LogBucketSettings
+from tests.harness import ELB_ACCOUNT_US_EAST_1, Run, run_pulumi
+
+BUCKET_ARN = "arn:aws:s3:::logs-bucket-0a1b2c3"
+
+
+def build(retention_days: int = 90, flow_logs: bool = False) -> Run:
+    def program() -> None:
+        logs = LogBucket(
+            "logs", LogBucketSettings(retention_days=retention_days, flow_logs=flow_logs)
+        )
+        pulumi.export("bucket_name", logs.bucket_name)
+        pulumi.export("bucket_arn", logs.bucket_arn)
+        pulumi.export("bucket_domain_name", logs.bucket_domain_name)
+
+    return run_pulumi(program, {})
+
+
+@pytest.fixture(scope="module")
+def run() -> Run:
+    return build()
+
+
+def statements(run: Run) -> dict[str, dict[str, Any]]:
+    policy = json.loads(run.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
+    assert policy["Version"] == "2012-10-17"
+    return {statement["Sid"]: statement for statement in policy["Statement"]}
+
+
+def test_nothing_can_be_made_public(run: Run) -> None:
+    block = run.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+
+    assert block.inputs == {
+        "bucket": "logs-bucket-id",
+        "blockPublicAcls": True,
+        "blockPublicPolicy": True,
+        "ignorePublicAcls": True,
+        "restrictPublicBuckets": True,
+    }
+
+
+def test_objects_are_encrypted_with_s3_managed_keys(run: Run) -> None:
+    encryption = run.one(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    )
+
+    assert encryption.inputs["rules"] == [
+        {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}
+    ]
+
+
+def test_acls_stay_enabled_for_cloudfront_logging(run: Run) -> None:
+    ownership = run.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls")
+
+    assert ownership.inputs["rule"] == {"objectOwnership": "BucketOwnerPreferred"}
+
+
+@pytest.mark.parametrize("days", [7, 90])
+def test_logs_expire_after_the_retention_period(days: int) -> None:
+    lifecycle = build(retention_days=days).one(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+    )
+
+    [rule] = lifecycle.inputs["rules"]
+    assert rule["status"] == "Enabled"
+    assert rule["filter"] == {"prefix": ""}
+    assert rule["expiration"] == {"days": days}
+    assert rule["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 1}
+
+
+def test_requests_without_tls_are_refused(run: Run) -> None:
+    assert statements(run)["DenyWithoutTls"] == {
+        "Sid": "DenyWithoutTls",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [BUCKET_ARN, f"{BUCKET_ARN}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def test_load_balancer_may_write_only_under_its_prefix(run: Run) -> None:
+    assert statements(run)["AlbAccessLogs"] == {
+        "Sid": "AlbAccessLogs",
+        "Effect": "Allow",
+        "Principal": {
+            "AWS": f"arn:aws:iam::{ELB_ACCOUNT_US_EAST_1}:root",
+            "Service": "logdelivery.elasticloadbalancing.amazonaws.com",
+        },
+        "Action": "s3:PutObject",
+        "Resource": f"{BUCKET_ARN}/alb/*",
+    }
+
+
+def test_flow_log_delivery_is_allowed_only_with_flow_logs(run: Run) -> None:
+    assert set(statements(run)) == {"DenyWithoutTls", "AlbAccessLogs"}
+
+    granted = statements(build(flow_logs=True))
+    assert granted["FlowLogsWrite"]["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
+    assert granted["FlowLogsWrite"]["Resource"] == f"{BUCKET_ARN}/vpc-flow-logs/*"
+    assert granted["FlowLogsWrite"]["Condition"] == {
+        "StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}
+    }
+    assert granted["FlowLogsCheckBucket"]["Action"] == ["s3:GetBucketAcl", "s3:ListBucket"]
+    assert granted["FlowLogsCheckBucket"]["Resource"] == BUCKET_ARN
+
+
+def test_bucket_can_be_destroyed_with_its_logs(run: Run) -> None:
+    assert run.one("aws:s3/bucket:Bucket").inputs["forceDestroy"] is True
+
+
+def test_outputs_and_parenting(run: Run) -> None:
+    bucket = run.one("aws:s3/bucket:Bucket")
+    component = run.one("cdn-alb-backend:logs:LogBucket")
+
+    assert run.exports == {
+        "bucket_name": bucket.outputs["bucket"],
+        "bucket_arn": BUCKET_ARN,
+        "bucket_domain_name": bucket.outputs["bucketDomainName"],
+    }
+    children = [r for r in run.resources if r is not component]
+    assert len(children) == 6
+    assert {r.parent_urn for r in children} == {component.urn}
