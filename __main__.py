@@ -7,8 +7,9 @@ resource exists; each component lives in components/.
 import pulumi
 
 from components.backend import LoadBalancedBackend, LoadBalancedBackendArgs
+from components.dns import DomainAlias, DomainAliasArgs, DomainCertificate
 from components.edge_firewall import EdgeFirewall
-from components.front_door import CdnFrontDoor, CdnFrontDoorArgs, VpcOriginTarget
+from components.front_door import CdnFrontDoor, CdnFrontDoorArgs, CustomDomain, VpcOriginTarget
 from components.log_bucket import FLOW_LOG_PREFIX, LogBucket
 from components.network import Network
 from stack_settings import load_settings
@@ -34,6 +35,8 @@ backend = LoadBalancedBackend(
     ),
 )
 firewall = EdgeFirewall("firewall", settings.firewall) if settings.firewall else None
+domain = settings.domain
+certificate = DomainCertificate("domain", domain) if domain else None
 front_door = CdnFrontDoor(
     "front-door",
     CdnFrontDoorArgs(
@@ -42,6 +45,9 @@ front_door = CdnFrontDoor(
         origin_header=backend.origin_verify_header,
         web_acl_arn=firewall.web_acl_arn if firewall else None,
         log_bucket_domain_name=logs.bucket_domain_name if logs else None,
+        custom_domain=CustomDomain(domain.domain_name, certificate.certificate_arn)
+        if domain and certificate
+        else None,
         vpc_origin=VpcOriginTarget(
             alb_arn=backend.alb_arn,
             alb_security_group_id=backend.alb_security_group_id,
@@ -53,8 +59,25 @@ front_door = CdnFrontDoor(
     ),
 )
 
+if domain and certificate:
+    DomainAlias(
+        "domain",
+        DomainAliasArgs(
+            domain_name=domain.domain_name,
+            zone_id=certificate.zone_id,
+            distribution_domain_name=front_door.domain_name,
+            distribution_hosted_zone_id=front_door.hosted_zone_id,
+        ),
+    )
+    pulumi.export("customDomain", domain.domain_name)
+
 pulumi.export("distributionDomainName", front_door.domain_name)
-pulumi.export("url", pulumi.Output.concat("https://", front_door.domain_name))
+pulumi.export(
+    "url",
+    f"https://{domain.domain_name}"
+    if domain
+    else pulumi.Output.concat("https://", front_door.domain_name),
+)
 pulumi.export("distributionId", front_door.distribution_id)
 pulumi.export("albDnsName", backend.alb_dns_name)
 pulumi.export("autoScalingGroupName", backend.asg_name)

@@ -22,6 +22,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.backend import SUPPORTED_ARCHITECTURES, BackendSettings
+from components.dns import DomainSettings, default_hosted_zone, domain_problems, is_fqdn
 from components.edge_firewall import MAX_RATE_LIMIT, MIN_RATE_LIMIT, EdgeFirewallSettings
 from components.front_door import FrontDoorSettings, PriceClass
 from components.log_bucket import LogBucketSettings
@@ -53,6 +54,7 @@ class StackSettings:
     front_door: FrontDoorSettings
     firewall: EdgeFirewallSettings | None  # None: no web ACL (wafEnabled false)
     logs: LogBucketSettings | None  # None: no access logs (accessLogs false)
+    domain: DomainSettings | None  # None: the distribution's own *.cloudfront.net name
 
 
 class OriginAccess(StrEnum):
@@ -238,6 +240,15 @@ def load_settings() -> StackSettings:
                 f"and maxSize ({max_size})"
             )
 
+    domain_name = read.text("domainName", lambda _: True, "")
+    hosted_zone_name = read.text("hostedZoneName", lambda _: True, "")
+    if domain_name:
+        if not hosted_zone_name and is_fqdn(domain_name):
+            hosted_zone_name = default_hosted_zone(domain_name)
+        problems.extend(domain_problems(domain_name, hosted_zone_name))
+    elif hosted_zone_name:
+        problems.append(f"hostedZoneName {hosted_zone_name!r} is set but domainName is not")
+
     if read.valid("accessLogs", "flowLogs") and flow_logs and not access_logs:
         problems.append("flowLogs (true) needs accessLogs: true (flow logs go to the log bucket)")
 
@@ -281,5 +292,8 @@ def load_settings() -> StackSettings:
         firewall=EdgeFirewallSettings(rate_limit=waf_rate_limit) if waf_enabled else None,
         logs=LogBucketSettings(retention_days=log_retention_days, flow_logs=flow_logs)
         if access_logs
+        else None,
+        domain=DomainSettings(domain_name=domain_name, hosted_zone_name=hosted_zone_name)
+        if domain_name
         else None,
     )

@@ -6,7 +6,7 @@ import pytest
 
 from tests.harness import stack_config
 
-STACKS = ("dev", "prod")
+STACKS = ("dev", "prod", "staging")
 
 
 @pytest.fixture

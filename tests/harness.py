@@ -310,7 +310,10 @@ def _run(
     program: Callable[[], Any], config: Mapping[str, str], stack: str, zones: list[str] | None
 ) -> tuple[Run, BaseException | None]:
     run = Run()
-    recording_mocks = RecordingMocks(run, zones if zones is not None else US_EAST_1_ZONES)
+    if zones is None:  # the region's zones: six in us-east-1, three elsewhere
+        region = config.get("aws:region", "us-east-1")
+        zones = US_EAST_1_ZONES if region == "us-east-1" else [f"{region}{z}" for z in "abc"]
+    recording_mocks = RecordingMocks(run, zones)
     pulumi.runtime.set_all_config(dict(config))
     runtime_settings.ROOT.set(None)  # a new root stack per run, so exports never leak
     pulumi.runtime.set_mocks(

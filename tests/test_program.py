@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stack_settings import SettingsError
+from tests.conftest import STACKS
 from tests.harness import (
     Resource,
     Run,
@@ -26,7 +27,12 @@ STACK_KEYS = (
     "wafEnabled",
     "accessLogs",
 )
-OPTIONAL_COMPONENTS = {"cdn-alb-backend:firewall:EdgeFirewall", "cdn-alb-backend:logs:LogBucket"}
+OPTIONAL_COMPONENTS = {
+    "cdn-alb-backend:firewall:EdgeFirewall",
+    "cdn-alb-backend:logs:LogBucket",
+    "cdn-alb-backend:dns:DomainCertificate",
+    "cdn-alb-backend:dns:DomainAlias",
+}
 COMPONENTS = {
     "cdn-alb-backend:network:Network",
     "cdn-alb-backend:backend:LoadBalancedBackend",
@@ -38,7 +44,7 @@ def setting(config: dict[str, str], key: str) -> str:
     return config[f"cdn-alb-backend:{key}"]
 
 
-@pytest.fixture(scope="module", params=["dev", "prod"])
+@pytest.fixture(scope="module", params=STACKS)
 def stack(request: pytest.FixtureRequest) -> tuple[dict[str, str], Run]:
     config = stack_config(request.param)
     return config, run_main(config, stack=request.param)
@@ -87,12 +93,14 @@ def test_distribution_sends_the_secret_the_alb_requires(stack: tuple[dict[str, s
 
 
 def test_exports_name_the_distribution_and_the_backend(stack: tuple[dict[str, str], Run]) -> None:
-    _, run = stack
+    config, run = stack
     dist = distribution(run)
+    domain = setting(config, "domainName")
 
     assert run.exports == {
+        **({"customDomain": domain} if domain else {}),
         "distributionDomainName": dist.outputs["domainName"],
-        "url": f"https://{dist.outputs['domainName']}",
+        "url": f"https://{domain or dist.outputs['domainName']}",
         "distributionId": dist.outputs["id"],
         "albDnsName": run.one("aws:lb/loadBalancer:LoadBalancer").outputs["dnsName"],
         "autoScalingGroupName": run.one("aws:autoscaling/group:Group").outputs["name"],
@@ -208,6 +216,49 @@ def test_access_logs_reach_the_log_bucket_exactly_when_enabled(
         assert run.of_type("aws:ec2/flowLog:FlowLog") == []
         assert "accessLogs" not in alb.inputs
         assert "loggingConfig" not in dist.inputs
+
+
+def test_custom_domain_is_served_with_its_certificate_exactly_when_set(
+    stack: tuple[dict[str, str], Run],
+) -> None:
+    config, run = stack
+    dist = distribution(run)
+    domain = setting(config, "domainName")
+    dns_types = {
+        "aws:acm/certificate:Certificate",
+        "aws:acm/certificateValidation:CertificateValidation",
+        "aws:route53/record:Record",
+    }
+
+    if not domain:
+        assert [r for r in run.resources if r.type in dns_types] == []
+        assert dist.inputs["viewerCertificate"] == {"cloudfrontDefaultCertificate": True}
+        return
+    certificate = run.one("aws:acm/certificate:Certificate")
+    validation = run.one("aws:acm/certificateValidation:CertificateValidation")
+    assert certificate.inputs["domainName"] == domain
+    assert certificate.inputs["region"] == validation.inputs["region"] == "us-east-1"
+    assert dist.inputs["aliases"] == [domain]
+    assert dist.inputs["viewerCertificate"] == {
+        "acmCertificateArn": validation.outputs["certificateArn"],
+        "sslSupportMethod": "sni-only",
+        "minimumProtocolVersion": "TLSv1.2_2021",
+    }
+    aliases = {
+        r.inputs["type"]: r
+        for r in run.of_type("aws:route53/record:Record")
+        if "aliases" in r.inputs
+    }
+    assert set(aliases) == {"A", "AAAA"}
+    for record in aliases.values():
+        assert record.inputs["name"] == domain
+        assert record.inputs["aliases"] == [
+            {
+                "name": dist.outputs["domainName"],
+                "zoneId": dist.outputs["hostedZoneId"],
+                "evaluateTargetHealth": False,
+            }
+        ]
 
 
 def test_dev_and_prod_differ_where_their_stack_files_say() -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from components.dns import DomainSettings
 from components.edge_firewall import EdgeFirewallSettings
 from components.front_door import PriceClass
 from components.log_bucket import LogBucketSettings
@@ -50,6 +51,7 @@ def test_dev_stack_is_the_small_cheap_one(dev_config: dict[str, str]) -> None:
     assert settings.front_door.price_class is PriceClass.NORTH_AMERICA_EUROPE
     assert settings.firewall is None
     assert settings.logs is None
+    assert settings.domain is None
 
 
 def test_prod_stack_spans_three_zones_with_headroom() -> None:
@@ -71,6 +73,32 @@ def test_vpc_origin_makes_the_alb_internal(dev_config: dict[str, str]) -> None:
     settings = load(with_overrides(dev_config, {"originAccess": "vpcOrigin"}))
 
     assert settings.backend.internal_alb is True
+
+
+def test_staging_serves_its_custom_domain() -> None:
+    settings = load(stack_config("staging"))
+
+    assert settings.domain == DomainSettings(
+        domain_name="api.example.com", hosted_zone_name="example.com"
+    )
+    assert settings.network.region == "eu-west-1"
+    assert settings.network.availability_zones == ("eu-west-1a", "eu-west-1b")
+
+
+@pytest.mark.parametrize(
+    ("domain", "zone"),
+    [
+        ("api.example.com", "example.com"),
+        ("a.b.example.com", "b.example.com"),
+        ("example.com", "example.com"),
+    ],
+)
+def test_hosted_zone_defaults_to_the_domains_parent(
+    dev_config: dict[str, str], domain: str, zone: str
+) -> None:
+    settings = load(with_overrides(dev_config, {"domainName": domain}))
+
+    assert settings.domain == DomainSettings(domain_name=domain, hosted_zone_name=zone)
 
 
 def test_x86_instance_type_is_recognised(dev_config: dict[str, str]) -> None:
@@ -142,6 +170,25 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"logRetentionDays": 0}, "logRetentionDays (0) must be between 1 and 3650"),
     ({"accessLogs": "on"}, "accessLogs 'on' is not a boolean: use true or false"),
     ({"flowLogs": True, "accessLogs": False}, "flowLogs (true) needs accessLogs: true"),
+    (
+        {"domainName": "API.example.com"},
+        "domainName 'API.example.com' is invalid: use a lower-case",
+    ),
+    ({"domainName": "api.example.com."}, "domainName 'api.example.com.' is invalid"),
+    ({"domainName": "localhost"}, "domainName 'localhost' is invalid"),
+    ({"domainName": "-api.example.com"}, "domainName '-api.example.com' is invalid"),
+    (
+        {"domainName": "api.example.com", "hostedZoneName": "ample.com"},
+        "domainName 'api.example.com' is not inside hostedZoneName 'ample.com'",
+    ),
+    (
+        {"domainName": "api.example.com", "hostedZoneName": "example"},
+        "hostedZoneName 'example' is invalid",
+    ),
+    (
+        {"hostedZoneName": "example.com"},
+        "hostedZoneName 'example.com' is set but domainName is not",
+    ),
     ({"deletionProtection": "1"}, "deletionProtection '1' is not a boolean: use true or false"),
     ({"aws:region": None}, "aws:region is not set"),
     ({"appPort": None}, "appPort is not set (its default belongs in Pulumi.yaml)"),
