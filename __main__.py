@@ -12,6 +12,7 @@ from components.edge_firewall import EdgeFirewall
 from components.front_door import CdnFrontDoor, CdnFrontDoorArgs, CustomDomain, VpcOriginTarget
 from components.log_bucket import FLOW_LOG_PREFIX, LogBucket
 from components.network import Network
+from components.operations import Operations, OperationsArgs
 from stack_settings import load_settings
 
 settings = load_settings()
@@ -59,6 +60,16 @@ front_door = CdnFrontDoor(
     ),
 )
 
+operations = Operations(
+    "operations",
+    OperationsArgs(
+        settings=settings.operations,
+        asg_name=backend.asg_name,
+        alb_arn_suffix=backend.alb_arn_suffix,
+        target_group_arn_suffix=backend.target_group_arn_suffix,
+        distribution_id=front_door.distribution_id,
+    ),
+)
 if domain and certificate:
     DomainAlias(
         "domain",
@@ -81,3 +92,4 @@ pulumi.export(
 pulumi.export("distributionId", front_door.distribution_id)
 pulumi.export("albDnsName", backend.alb_dns_name)
 pulumi.export("autoScalingGroupName", backend.asg_name)
+pulumi.export("alarmTopicArn", operations.alarm_topic_arn)

@@ -36,9 +36,11 @@ from components.network import (
     NatGateways,
     NetworkSettings,
 )
+from components.operations import OperationsSettings
 
 MAX_INSTANCES = 100  # A guard against typos such as 1000; raise it knowingly.
 MAX_LOG_RETENTION_DAYS = 3650
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
 INSTANCE_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 # Plain path characters only: the path also lands on the service's systemd command line.
 HEALTH_CHECK_PATH_PATTERN = re.compile(r"^/[A-Za-z0-9._~/-]{0,254}$")
@@ -55,6 +57,7 @@ class StackSettings:
     firewall: EdgeFirewallSettings | None  # None: no web ACL (wafEnabled false)
     logs: LogBucketSettings | None  # None: no access logs (accessLogs false)
     domain: DomainSettings | None  # None: the distribution's own *.cloudfront.net name
+    operations: OperationsSettings
 
 
 class OriginAccess(StrEnum):
@@ -240,6 +243,15 @@ def load_settings() -> StackSettings:
                 f"and maxSize ({max_size})"
             )
 
+    scaling_target_requests = read.integer("scalingTargetRequests", 1, 1_000_000)
+    alarm_email = read.text(
+        "alarmEmail",
+        lambda value: value == "" or bool(EMAIL_PATTERN.fullmatch(value)),
+        "use an e-mail address such as oncall@example.com, or leave it empty",
+    )
+    alarm_target_5xx_count = read.integer("alarmTarget5xxCount", 1, 1_000_000)
+    alarm_cloudfront_5xx_rate = read.integer("alarmCloudFront5xxRatePercent", 1, 100)
+    alarm_evaluation_periods = read.integer("alarmEvaluationPeriods", 1, 60)
     domain_name = read.text("domainName", lambda _: True, "")
     hosted_zone_name = read.text("hostedZoneName", lambda _: True, "")
     if domain_name:
@@ -296,4 +308,13 @@ def load_settings() -> StackSettings:
         domain=DomainSettings(domain_name=domain_name, hosted_zone_name=hosted_zone_name)
         if domain_name
         else None,
+        operations=OperationsSettings(
+            region=region,
+            scaling_target_requests=scaling_target_requests,
+            alarm_email=alarm_email or None,
+            min_healthy_hosts=min_size,
+            target_5xx_threshold=alarm_target_5xx_count,
+            cloudfront_5xx_rate_threshold=alarm_cloudfront_5xx_rate,
+            evaluation_periods=alarm_evaluation_periods,
+        ),
     )

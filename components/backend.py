@@ -203,7 +203,11 @@ class LoadBalancedBackend(pulumi.ComponentResource):
                 aws.autoscaling.Metric.GROUP_PENDING_INSTANCES,
                 aws.autoscaling.Metric.GROUP_TERMINATING_INSTANCES,
             ],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[listener]),
+            # desiredCapacity sets the size at creation; from then on the scaling policy owns
+            # it, and `pulumi up` must not reset what the policy chose.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[listener], ignore_changes=["desiredCapacity"]
+            ),
         )
 
         self.alb_dns_name = load_balancer.dns_name

@@ -82,6 +82,7 @@ class Resource:
     provider: str  # "" for the default provider, else "<provider urn>::<provider id>"
     inputs: dict[str, Any]
     outputs: dict[str, Any]
+    ignore_changes: tuple[str, ...] = ()
 
     @property
     def custom(self) -> bool:
@@ -301,6 +302,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     provider=request.provider,
                     inputs=rpc.deserialize_properties(request.object),
                     outputs={**registration.state, "id": registration.id},
+                    ignore_changes=tuple(request.ignoreChanges),
                 )
             )
         return response

@@ -446,6 +446,12 @@ def test_group_runs_in_the_private_subnets_with_the_configured_sizes(run: Run) -
     ]
 
 
+def test_scaling_policy_owns_the_capacity_after_creation(run: Run) -> None:
+    group = run.one("aws:autoscaling/group:Group")
+
+    assert group.ignore_changes == ("desiredCapacity",)
+
+
 def test_group_publishes_its_capacity_metrics(run: Run) -> None:
     group = run.one("aws:autoscaling/group:Group")
 

@@ -37,6 +37,7 @@ COMPONENTS = {
     "cdn-alb-backend:network:Network",
     "cdn-alb-backend:backend:LoadBalancedBackend",
     "cdn-alb-backend:front_door:CdnFrontDoor",
+    "cdn-alb-backend:operations:Operations",
 }
 
 
@@ -104,6 +105,7 @@ def test_exports_name_the_distribution_and_the_backend(stack: tuple[dict[str, st
         "distributionId": dist.outputs["id"],
         "albDnsName": run.one("aws:lb/loadBalancer:LoadBalancer").outputs["dnsName"],
         "autoScalingGroupName": run.one("aws:autoscaling/group:Group").outputs["name"],
+        "alarmTopicArn": run.named("operations-alarms").outputs["arn"],
     }
 
 

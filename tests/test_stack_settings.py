@@ -11,6 +11,7 @@ from components.edge_firewall import EdgeFirewallSettings
 from components.front_door import PriceClass
 from components.log_bucket import LogBucketSettings
 from components.network import NatGateways
+from components.operations import OperationsSettings
 from stack_settings import SettingsError, StackSettings, load_settings
 from tests.harness import (
     INSTANCE_TYPE_TOKEN,
@@ -101,6 +102,25 @@ def test_hosted_zone_defaults_to_the_domains_parent(
     assert settings.domain == DomainSettings(domain_name=domain, hosted_zone_name=zone)
 
 
+def test_operations_follow_the_group_and_alarm_settings(dev_config: dict[str, str]) -> None:
+    settings = load(
+        with_overrides(
+            dev_config, {"alarmEmail": "oncall@example.com", "minSize": 2, "desiredCapacity": 2}
+        )
+    )
+
+    assert settings.operations == OperationsSettings(
+        region="us-east-1",
+        scaling_target_requests=1000,
+        alarm_email="oncall@example.com",
+        min_healthy_hosts=2,
+        target_5xx_threshold=10,
+        cloudfront_5xx_rate_threshold=5,
+        evaluation_periods=3,
+    )
+    assert load(dev_config).operations.alarm_email is None
+
+
 def test_x86_instance_type_is_recognised(dev_config: dict[str, str]) -> None:
     settings = load(with_overrides(dev_config, {"instanceType": "t3.micro"}))
 
@@ -189,6 +209,14 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
         {"hostedZoneName": "example.com"},
         "hostedZoneName 'example.com' is set but domainName is not",
     ),
+    ({"scalingTargetRequests": 0}, "scalingTargetRequests (0) must be between 1 and 1000000"),
+    ({"alarmEmail": "oncall"}, "alarmEmail 'oncall' is invalid: use an e-mail address"),
+    ({"alarmTarget5xxCount": 0}, "alarmTarget5xxCount (0) must be between 1 and 1000000"),
+    (
+        {"alarmCloudFront5xxRatePercent": 101},
+        "alarmCloudFront5xxRatePercent (101) must be between 1 and 100",
+    ),
+    ({"alarmEvaluationPeriods": 0}, "alarmEvaluationPeriods (0) must be between 1 and 60"),
     ({"deletionProtection": "1"}, "deletionProtection '1' is not a boolean: use true or false"),
     ({"aws:region": None}, "aws:region is not set"),
     ({"appPort": None}, "appPort is not set (its default belongs in Pulumi.yaml)"),
