@@ -10,7 +10,7 @@ from components.backend import LoadBalancedBackend, LoadBalancedBackendArgs
 from components.dns import DomainAlias, DomainAliasArgs, DomainCertificate
 from components.edge_firewall import EdgeFirewall
 from components.front_door import CdnFrontDoor, CdnFrontDoorArgs, CustomDomain, VpcOriginTarget
-from components.log_bucket import FLOW_LOG_PREFIX, LogBucket
+from components.log_bucket import LogBucket
 from components.network import Network
 from components.operations import Operations, OperationsArgs
 from stack_settings import load_settings
@@ -19,11 +19,7 @@ settings = load_settings()
 
 logs = LogBucket("logs", settings.logs) if settings.logs else None
 network = Network(
-    "network",
-    settings.network,
-    flow_log_destination=logs.bucket_arn.apply(lambda arn: f"{arn}/{FLOW_LOG_PREFIX}")
-    if logs and settings.logs and settings.logs.flow_logs
-    else None,
+    "network", settings.network, flow_log_destination=logs.flow_log_destination if logs else None
 )
 backend = LoadBalancedBackend(
     "backend",

@@ -18,6 +18,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.log_bucket import ALB_LOG_PREFIX
+from components.security_group_rules import allow_tcp
 from components.user_data import user_data
 
 # CPU architectures with an Amazon Linux 2023 image, in order of preference.
@@ -255,43 +256,40 @@ class LoadBalancedBackend(pulumi.ComponentResource):
         cloudfront = aws.ec2.get_managed_prefix_list_output(
             name=CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST, opts=pulumi.InvokeOutputOptions(parent=self)
         )
-        aws.vpc.SecurityGroupIngressRule(
+        ingress, egress = aws.vpc.SecurityGroupIngressRule, aws.vpc.SecurityGroupEgressRule
+        allow_tcp(
+            ingress,
             f"{name}-alb-from-cloudfront",
             security_group_id=alb_group.id,
+            port=HTTP_PORT,
             description="HTTP from CloudFront origin-facing servers",
-            ip_protocol="tcp",
-            from_port=HTTP_PORT,
-            to_port=HTTP_PORT,
             prefix_list_id=cloudfront.id,
             opts=child,
         )
-        aws.vpc.SecurityGroupEgressRule(
+        allow_tcp(
+            egress,
             f"{name}-alb-to-instances",
             security_group_id=alb_group.id,
+            port=port,
             description="Requests and health checks to the backend instances",
-            ip_protocol="tcp",
-            from_port=port,
-            to_port=port,
-            referenced_security_group_id=instance_group.id,
+            peer_security_group_id=instance_group.id,
             opts=child,
         )
-        aws.vpc.SecurityGroupIngressRule(
+        allow_tcp(
+            ingress,
             f"{name}-instances-from-alb",
             security_group_id=instance_group.id,
+            port=port,
             description="App port from the load balancer",
-            ip_protocol="tcp",
-            from_port=port,
-            to_port=port,
-            referenced_security_group_id=alb_group.id,
+            peer_security_group_id=alb_group.id,
             opts=child,
         )
-        aws.vpc.SecurityGroupEgressRule(
+        allow_tcp(
+            egress,
             f"{name}-instances-https-out",
             security_group_id=instance_group.id,
+            port=443,
             description="HTTPS out: OS packages via the S3 endpoint, Systems Manager via NAT",
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
             cidr_ipv4="0.0.0.0/0",
             opts=child,
         )

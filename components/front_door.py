@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.log_bucket import CLOUDFRONT_LOG_PREFIX
+from components.security_group_rules import allow_tcp
 
 # AWS managed policies, the same ids in every account
 # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-cache-policies.html).
@@ -205,14 +206,13 @@ class CdnFrontDoor(pulumi.ComponentResource):
             vpc_id=target.vpc_id,
             opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[vpc_origin]),
         )
-        aws.vpc.SecurityGroupIngressRule(
+        allow_tcp(
+            aws.vpc.SecurityGroupIngressRule,
             f"{name}-alb-from-vpc-origin",
             security_group_id=target.alb_security_group_id,
+            port=80,
             description="HTTP from CloudFront's VPC origin network interfaces",
-            ip_protocol="tcp",
-            from_port=80,
-            to_port=80,
-            referenced_security_group_id=service_group.id,
+            peer_security_group_id=service_group.id,
             opts=pulumi.ResourceOptions(parent=self),
         )
         return aws.cloudfront.DistributionOriginVpcOriginConfigArgs(

@@ -77,6 +77,7 @@ class LogBucket(pulumi.ComponentResource):
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
     bucket_domain_name: pulumi.Output[str]  # what CloudFront's logging_config.bucket takes
+    flow_log_destination: pulumi.Output[str] | None  # where the VPC's flow logs go, if anywhere
 
     def __init__(
         self,
@@ -158,10 +159,16 @@ class LogBucket(pulumi.ComponentResource):
         self.bucket_name = after_policy(bucket.bucket)
         self.bucket_arn = after_policy(bucket.arn)
         self.bucket_domain_name = after_policy(bucket.bucket_domain_name)
+        self.flow_log_destination = (
+            pulumi.Output.concat(self.bucket_arn, "/", FLOW_LOG_PREFIX)
+            if settings.flow_logs
+            else None
+        )
         self.register_outputs(
             {
                 "bucket_name": self.bucket_name,
                 "bucket_arn": self.bucket_arn,
                 "bucket_domain_name": self.bucket_domain_name,
+                "flow_log_destination": self.flow_log_destination,
             }
         )

@@ -9,6 +9,7 @@ instances than the group's minimum, and CloudFront's own 5xx rate. All notify on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -78,6 +79,14 @@ class Operations(pulumi.ComponentResource):
             else self._topic(f"{name}-edge-alarms", CLOUDFRONT_METRICS_REGION, settings.alarm_email)
         )
 
+        def notify(alarm_topic: aws.sns.Topic) -> dict[str, Any]:
+            """Tell the topic both when the alarm fires and when it clears."""
+            return {
+                "alarm_actions": [alarm_topic.arn],
+                "ok_actions": [alarm_topic.arn],
+                "opts": child,
+            }
+
         target_group = {
             "LoadBalancer": args.alb_arn_suffix,
             "TargetGroup": args.target_group_arn_suffix,
@@ -98,9 +107,7 @@ class Operations(pulumi.ComponentResource):
                 comparison_operator="GreaterThanThreshold",
                 threshold=settings.target_5xx_threshold,
                 treat_missing_data="notBreaching",  # no requests, no errors
-                alarm_actions=[topic.arn],
-                ok_actions=[topic.arn],
-                opts=child,
+                **notify(topic),
             ),
             aws.cloudwatch.MetricAlarm(
                 f"{name}-unhealthy-hosts",
@@ -118,9 +125,7 @@ class Operations(pulumi.ComponentResource):
                 comparison_operator="GreaterThanThreshold",
                 threshold=0,
                 treat_missing_data="notBreaching",  # reported only while targets are registered
-                alarm_actions=[topic.arn],
-                ok_actions=[topic.arn],
-                opts=child,
+                **notify(topic),
             ),
         ]
         if settings.min_healthy_hosts > 0:
@@ -141,9 +146,7 @@ class Operations(pulumi.ComponentResource):
                     comparison_operator="LessThanThreshold",
                     threshold=settings.min_healthy_hosts,
                     treat_missing_data="breaching",  # no report means no healthy host at all
-                    alarm_actions=[topic.arn],
-                    ok_actions=[topic.arn],
-                    opts=child,
+                    **notify(topic),
                 )
             )
         alarms.append(
@@ -164,9 +167,7 @@ class Operations(pulumi.ComponentResource):
                 comparison_operator="GreaterThanThreshold",
                 threshold=settings.cloudfront_5xx_rate_threshold,
                 treat_missing_data="notBreaching",  # no viewers, no rate
-                alarm_actions=[edge_topic.arn],
-                ok_actions=[edge_topic.arn],
-                opts=child,
+                **notify(edge_topic),
             )
         )
 

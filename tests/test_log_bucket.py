@@ -22,6 +22,7 @@ def build(retention_days: int = 90, flow_logs: bool = False) -> Run:
         pulumi.export("bucket_name", logs.bucket_name)
         pulumi.export("bucket_arn", logs.bucket_arn)
         pulumi.export("bucket_domain_name", logs.bucket_domain_name)
+        pulumi.export("flow_log_destination", logs.flow_log_destination)
 
     return run_pulumi(program, {})
 
@@ -113,6 +114,7 @@ def test_flow_log_delivery_is_allowed_only_with_flow_logs(run: Run) -> None:
     }
     assert granted["FlowLogsCheckBucket"]["Action"] == ["s3:GetBucketAcl", "s3:ListBucket"]
     assert granted["FlowLogsCheckBucket"]["Resource"] == BUCKET_ARN
+    assert build(flow_logs=True).exports["flow_log_destination"] == f"{BUCKET_ARN}/vpc-flow-logs/"
 
 
 def test_bucket_can_be_destroyed_with_its_logs(run: Run) -> None:
@@ -127,6 +129,7 @@ def test_outputs_and_parenting(run: Run) -> None:
         "bucket_name": bucket.outputs["bucket"],
         "bucket_arn": BUCKET_ARN,
         "bucket_domain_name": bucket.outputs["bucketDomainName"],
+        "flow_log_destination": None,
     }
     children = [r for r in run.resources if r is not component]
     assert len(children) == 6
