@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,12 @@ OUTPUTS = (
 
 
 def build(**changes: Any) -> Run:
-    settings = dataclasses.replace(SETTINGS, **changes)
+    return _build(tuple(sorted(changes.items())))
+
+
+@functools.cache  # a run is deterministic and tests only read it
+def _build(changes: tuple[tuple[str, Any], ...]) -> Run:
+    settings = dataclasses.replace(SETTINGS, **dict(changes))
 
     def program() -> None:
         backend = LoadBalancedBackend(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 import pulumi
@@ -14,6 +15,7 @@ TWO_ZONES = ("us-east-1a", "us-east-1b")
 THREE_ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 
 
+@functools.cache  # a run is deterministic and tests only read it
 def build(
     zones: tuple[str, ...] = TWO_ZONES,
     nat: NatGateways = NatGateways.NONE,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from stack_settings import SettingsError
@@ -41,6 +43,16 @@ COMPONENTS = {
 }
 
 
+def run_stack(stack: str, **overrides: str) -> Run:
+    """The program run with a stack file's config (and overrides); runs are shared, read-only."""
+    return _run_stack(stack, tuple(sorted(overrides.items())))
+
+
+@functools.cache
+def _run_stack(stack: str, overrides: tuple[tuple[str, str], ...]) -> Run:
+    return run_main(with_overrides(stack_config(stack), dict(overrides)), stack=stack)
+
+
 def setting(config: dict[str, str], key: str) -> str:
     return config[f"cdn-alb-backend:{key}"]
 
@@ -48,7 +60,7 @@ def setting(config: dict[str, str], key: str) -> str:
 @pytest.fixture(scope="module", params=STACKS)
 def stack(request: pytest.FixtureRequest) -> tuple[dict[str, str], Run]:
     config = stack_config(request.param)
-    return config, run_main(config, stack=request.param)
+    return config, run_stack(request.param)
 
 
 def distribution(run: Run) -> Resource:
@@ -169,7 +181,7 @@ def test_web_acl_is_attached_exactly_when_waf_is_enabled(stack: tuple[dict[str, 
 def test_both_origin_access_modes_point_the_distribution_at_the_alb(
     access: str, internal: bool
 ) -> None:
-    run = run_main(with_overrides(stack_config("dev"), {"originAccess": access}))
+    run = run_stack("dev", originAccess=access)
     alb = run.one("aws:lb/loadBalancer:LoadBalancer")
     [origin] = unwrap_secret(distribution(run).inputs["origins"])
     subnets = {s.outputs["id"]: s.name for s in run.of_type("aws:ec2/subnet:Subnet")}
@@ -272,12 +284,8 @@ def test_dev_and_prod_differ_where_their_stack_files_say() -> None:
 
 @pytest.mark.parametrize("new_type", ["t4g.micro", "t3.small"])
 def test_changing_instance_type_touches_only_the_launch_template(new_type: str) -> None:
-    config = stack_config("dev")
-    before = {r.urn: r.inputs for r in run_main(config).resources}
-    after = {
-        r.urn: r.inputs
-        for r in run_main(with_overrides(config, {"instanceType": new_type})).resources
-    }
+    before = {r.urn: r.inputs for r in run_stack("dev").resources}
+    after = {r.urn: r.inputs for r in run_stack("dev", instanceType=new_type).resources}
 
     assert before.keys() == after.keys()
     changed = [urn for urn in before if before[urn] != after[urn]]
