@@ -207,6 +207,11 @@ def _architecture(region: str, instance_type: str, problems: list[str]) -> str:
 def load_settings() -> StackSettings:
     """Reads and validates the whole stack configuration, or raises SettingsError."""
     read = _ConfigReader(pulumi.Config())
+    # Network
+    vpc_cidr = read.text("vpcCidr", _is_usable_vpc_cidr, VPC_CIDR_RULE)
+    az_count = read.integer("azCount", MIN_AZ_COUNT, MAX_AZ_COUNT)
+    nat_gateways = read.choice("natGateways", NatGateways)
+    # Backend
     instance_type = read.text(
         "instanceType",
         lambda value: bool(INSTANCE_TYPE_PATTERN.fullmatch(value)),
@@ -215,34 +220,25 @@ def load_settings() -> StackSettings:
     min_size = read.integer("minSize", 0, MAX_INSTANCES)
     max_size = read.integer("maxSize", 1, MAX_INSTANCES)
     desired_capacity = read.integer("desiredCapacity", 0, MAX_INSTANCES)
-    vpc_cidr = read.text("vpcCidr", _is_usable_vpc_cidr, VPC_CIDR_RULE)
-    az_count = read.integer("azCount", MIN_AZ_COUNT, MAX_AZ_COUNT)
-    nat_gateways = read.choice("natGateways", NatGateways)
     app_port = read.integer("appPort", 1, 65535)
     health_check_path = read.text(
         "healthCheckPath",
         lambda path: bool(HEALTH_CHECK_PATH_PATTERN.fullmatch(path)),
         "use a path starting with '/' of at most 255 letters, digits and . _ ~ - /, e.g. /health",
     )
+    deletion_protection = read.boolean("deletionProtection")
+    origin_access = read.choice("originAccess", OriginAccess)
+    # Edge: distribution, WAF, domain
     price_class = read.choice("priceClass", PriceClass)
     waf_enabled = read.boolean("wafEnabled")
     waf_rate_limit = read.integer("wafRateLimit", MIN_RATE_LIMIT, MAX_RATE_LIMIT)
-    deletion_protection = read.boolean("deletionProtection")
-    origin_access = read.choice("originAccess", OriginAccess)
+    domain_name = read.text("domainName", lambda _: True, "")  # checked with its zone below
+    hosted_zone_name = read.text("hostedZoneName", lambda _: True, "")
+    # Logs
     access_logs = read.boolean("accessLogs")
     log_retention_days = read.integer("logRetentionDays", 1, MAX_LOG_RETENTION_DAYS)
     flow_logs = read.boolean("flowLogs")
-    problems = read.problems
-
-    if read.valid("minSize", "maxSize", "desiredCapacity"):
-        if min_size > max_size:
-            problems.append(f"minSize ({min_size}) must be <= maxSize ({max_size})")
-        elif not min_size <= desired_capacity <= max_size:
-            problems.append(
-                f"desiredCapacity ({desired_capacity}) must be between minSize ({min_size}) "
-                f"and maxSize ({max_size})"
-            )
-
+    # Operations
     scaling_target_requests = read.integer("scalingTargetRequests", 1, 1_000_000)
     alarm_email = read.text(
         "alarmEmail",
@@ -252,15 +248,23 @@ def load_settings() -> StackSettings:
     alarm_target_5xx_count = read.integer("alarmTarget5xxCount", 1, 1_000_000)
     alarm_cloudfront_5xx_rate = read.integer("alarmCloudFront5xxRatePercent", 1, 100)
     alarm_evaluation_periods = read.integer("alarmEvaluationPeriods", 1, 60)
-    domain_name = read.text("domainName", lambda _: True, "")
-    hosted_zone_name = read.text("hostedZoneName", lambda _: True, "")
+
+    # Keys that must agree with each other.
+    problems = read.problems
+    if read.valid("minSize", "maxSize", "desiredCapacity"):
+        if min_size > max_size:
+            problems.append(f"minSize ({min_size}) must be <= maxSize ({max_size})")
+        elif not min_size <= desired_capacity <= max_size:
+            problems.append(
+                f"desiredCapacity ({desired_capacity}) must be between minSize ({min_size}) "
+                f"and maxSize ({max_size})"
+            )
     if domain_name:
         if not hosted_zone_name and is_fqdn(domain_name):
             hosted_zone_name = default_hosted_zone(domain_name)
         problems.extend(domain_problems(domain_name, hosted_zone_name))
     elif hosted_zone_name:
         problems.append(f"hostedZoneName {hosted_zone_name!r} is set but domainName is not")
-
     if read.valid("accessLogs", "flowLogs") and flow_logs and not access_logs:
         problems.append("flowLogs (true) needs accessLogs: true (flow logs go to the log bucket)")
 
