@@ -114,7 +114,7 @@ class LogBucket(pulumi.ComponentResource):
             opts=child,
         )
         # CloudFront's standard logging writes objects with ACLs, so ACLs stay enabled.
-        aws.s3.BucketOwnershipControls(
+        ownership = aws.s3.BucketOwnershipControls(
             f"{name}-ownership",
             bucket=bucket.id,
             rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerPreferred"),
@@ -151,10 +151,12 @@ class LogBucket(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access_block]),
         )
 
-        # Writers check their permission when they are configured, so whoever uses these
-        # outputs waits for the policy too.
+        # Writers check their permission when they are configured (CloudFront also needs the
+        # ACLs enabled), so whoever uses these outputs waits for the policy and ownership too.
         def after_policy(value: pulumi.Output[str]) -> pulumi.Output[str]:
-            return pulumi.Output.all(value, policy.id).apply(lambda values: str(values[0]))
+            return pulumi.Output.all(value, policy.id, ownership.id).apply(
+                lambda values: str(values[0])
+            )
 
         self.bucket_name = after_policy(bucket.bucket)
         self.bucket_arn = after_policy(bucket.arn)

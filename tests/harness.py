@@ -83,6 +83,7 @@ class Resource:
     inputs: dict[str, Any]
     outputs: dict[str, Any]
     ignore_changes: tuple[str, ...] = ()
+    dependencies: tuple[str, ...] = ()  # URNs this resource waits for (explicit or via inputs)
 
     @property
     def custom(self) -> bool:
@@ -303,6 +304,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     inputs=rpc.deserialize_properties(request.object),
                     outputs={**registration.state, "id": registration.id},
                     ignore_changes=tuple(request.ignoreChanges),
+                    dependencies=tuple(request.dependencies),
                 )
             )
         return response

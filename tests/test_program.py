@@ -209,6 +209,10 @@ def test_access_logs_reach_the_log_bucket_exactly_when_enabled(
 
     if setting(config, "accessLogs") == "true":
         bucket = run.one("aws:s3/bucket:Bucket")
+        # Both check their write access when configured: the policy and ACLs must exist first.
+        for prerequisite in ("logs-policy", "logs-ownership"):
+            assert run.named(prerequisite).urn in alb.dependencies
+            assert run.named(prerequisite).urn in dist.dependencies
         assert alb.inputs["accessLogs"] == {
             "bucket": bucket.outputs["bucket"],
             "prefix": "alb",
@@ -253,6 +257,7 @@ def test_custom_domain_is_served_with_its_certificate_exactly_when_set(
     assert certificate.inputs["domainName"] == domain
     assert certificate.inputs["region"] == validation.inputs["region"] == "us-east-1"
     assert dist.inputs["aliases"] == [domain]
+    assert validation.urn in dist.dependencies  # CloudFront refuses a certificate not yet issued
     assert dist.inputs["viewerCertificate"] == {
         "acmCertificateArn": validation.outputs["certificateArn"],
         "sslSupportMethod": "sni-only",
