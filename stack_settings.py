@@ -5,27 +5,31 @@ each can be built and tested without config. Defaults live in `Pulumi.yaml` only
 merges them with the stack file before the program runs.
 
 Every problem is collected and reported in one `SettingsError` before any resource exists.
-Two checks need facts about the region, answered by read-only lookups (invokes, not resources):
-the availability zones it offers and the CPU architecture of the chosen instance type.
+Some checks need facts about the account and region, answered by read-only lookups (invokes,
+not resources): the availability zones, which of them offer the instance type, its CPU
+architecture, and the custom domain's hosted zone.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pulumi
 import pulumi_aws as aws
+import yaml
 
 from components.backend import SUPPORTED_ARCHITECTURES, BackendSettings
 from components.dns import DomainSettings, default_hosted_zone, domain_problems, is_fqdn
 from components.edge_firewall import MAX_RATE_LIMIT, MIN_RATE_LIMIT, EdgeFirewallSettings
 from components.front_door import FrontDoorSettings, PriceClass
-from components.log_bucket import LogBucketSettings
+from components.log_bucket import CLOUDFRONT_LOG_REGIONS, LogBucketSettings
 from components.network import (
     LARGEST_VPC_PREFIX,
     MAX_AZ_COUNT,
@@ -47,6 +51,11 @@ HEALTH_CHECK_PATH_PATTERN = re.compile(r"^/[A-Za-z0-9._~/-]{0,254}$")
 PRIVATE_RANGES = tuple(
     ipaddress.IPv4Network(cidr) for cidr in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 )
+# Zone ids (the same physical zone in every account, unlike zone names) where CloudFront
+# documents VPC origins as unavailable ("Supported AWS Regions for VPC origins" in the CloudFront
+# Developer Guide). An internal ALB with a subnet there cannot become a VPC origin.
+VPC_ORIGIN_UNAVAILABLE_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "apne1-az3"})
+PROJECT_FILE = Path(__file__).resolve().parent / "Pulumi.yaml"
 
 
 @dataclass(frozen=True)
@@ -158,15 +167,38 @@ VPC_CIDR_RULE = (
 )
 
 
-def usable_availability_zones() -> list[str]:
-    """The region's zones that are up and need no opt-in (Local/Wavelength zones do)."""
+@dataclass(frozen=True)
+class AvailabilityZone:
+    name: str  # e.g. us-east-1a: this account's label, mapped to a different zone per account
+    id: str  # e.g. use1-az1: the physical zone, the same in every account
+
+
+def usable_availability_zones() -> list[AvailabilityZone]:
+    """The region's zones that are up and need no opt-in (Local/Wavelength zones do), by name."""
     zones = aws.get_availability_zones(
         state="available",
         filters=[
             aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])
         ],
     )
-    return sorted(zones.names)
+    return sorted(
+        (
+            AvailabilityZone(name, id_)
+            for name, id_ in zip(zones.names, zones.zone_ids, strict=True)
+        ),
+        key=lambda zone: zone.name,
+    )
+
+
+def zone_ids_offering(instance_type: str) -> set[str]:
+    """The zone ids where EC2 offers an instance type: not every zone offers every type."""
+    offerings = aws.ec2.get_instance_type_offerings(
+        location_type="availability-zone-id",
+        filters=[
+            aws.ec2.GetInstanceTypeOfferingsFilterArgs(name="instance-type", values=[instance_type])
+        ],
+    )
+    return set(offerings.locations)
 
 
 def instance_architectures(instance_type: str) -> list[str]:
@@ -175,14 +207,47 @@ def instance_architectures(instance_type: str) -> list[str]:
     return list(aws.ec2.get_instance_type(instance_type=instance_type).supported_architectures)
 
 
-def _zones(region: str, az_count: int, problems: list[str]) -> list[str]:
+def _describe(zones: list[AvailabilityZone]) -> str:
+    return ", ".join(f"{zone.name} ({zone.id})" for zone in zones) or "none"
+
+
+def choose_zones(
+    region: str,
+    az_count: int,
+    instance_type: str | None,
+    origin_access: OriginAccess,
+    problems: list[str],
+) -> list[AvailabilityZone]:
+    """The first `az_count` zones, by name, that can run the stack.
+
+    A zone qualifies when it offers the instance type (the Auto Scaling group fails on a zone
+    that does not) and, for a VPC origin, when CloudFront supports VPC origins there. The
+    choice depends only on these facts, so it is the same at every run; the subnets of the
+    chosen zones take the layout's slots in this order (see `subnet_layout`).
+    `instance_type` None: the type is invalid, so only the zone count is checked.
+    """
     zones = usable_availability_zones()
     if az_count > len(zones):
         problems.append(
             f"azCount ({az_count}) is more than the {len(zones)} zones {region} offers "
-            f"({', '.join(zones)})"
+            f"({', '.join(zone.name for zone in zones)})"
         )
-    return zones
+        return zones
+    if instance_type is None:
+        return zones[:az_count]
+    offered = zone_ids_offering(instance_type)
+    qualifying = [zone for zone in zones if zone.id in offered]
+    needs = f"offer instanceType {instance_type!r}"
+    if origin_access is OriginAccess.VPC_ORIGIN:
+        qualifying = [z for z in qualifying if z.id not in VPC_ORIGIN_UNAVAILABLE_ZONE_IDS]
+        needs += " and support CloudFront VPC origins (originAccess vpcOrigin)"
+    if len(qualifying) < az_count:
+        problems.append(
+            f"azCount ({az_count}) needs {az_count} zones that {needs}; {region} has "
+            f"{len(qualifying)}: {_describe(qualifying)}. Lower azCount or choose another "
+            "instanceType"
+        )
+    return qualifying[:az_count]
 
 
 def _architecture(region: str, instance_type: str, problems: list[str]) -> str:
@@ -204,14 +269,89 @@ def _architecture(region: str, instance_type: str, problems: list[str]) -> str:
     return supported[0]
 
 
+def _hosted_zone_id(domain_name: str, hosted_zone_name: str, problems: list[str]) -> str:
+    """The id of the public Route 53 zone that will hold the domain's records, or a problem."""
+    try:
+        return aws.route53.get_zone(name=hosted_zone_name, private_zone=False).zone_id
+    except Exception:  # noqa: BLE001 - the SDK raises a bare Exception
+        problems.append(
+            f"hostedZoneName {hosted_zone_name!r} (for domainName {domain_name!r}) is not a "
+            "public Route 53 hosted zone of this account: create the zone, set hostedZoneName "
+            "to the zone that holds the domain, or remove domainName to serve on the "
+            "distribution's *.cloudfront.net name"
+        )
+        return ""
+
+
+def _declared_keys() -> list[str]:
+    project = yaml.safe_load(PROJECT_FILE.read_text())
+    return sorted(project.get("config") or {})
+
+
+def _config_keys() -> list[str]:
+    """Every config key the CLI handed the program. `pulumi.Config` reads one key at a time and
+    cannot list them, so this reads the SDK's runtime config (set by the language host, or by
+    the PULUMI_CONFIG environment variable)."""
+    return [*pulumi.runtime.config.CONFIG.get(), *pulumi.runtime.config.get_config_env()]
+
+
+def unknown_key_problems(config_keys: list[str]) -> list[str]:
+    """One problem per key of the project's namespace that Pulumi.yaml does not declare.
+
+    The CLI passes undeclared keys through, so without this a typo (`instanceTyp`) would deploy
+    the default silently.
+    """
+    prefix = f"{pulumi.get_project()}:"
+    declared = _declared_keys()
+    problems = []
+    for full_key in sorted(config_keys):
+        key = full_key.removeprefix(prefix)
+        if full_key.startswith(prefix) and key not in declared:
+            closest = difflib.get_close_matches(key, declared, n=1)
+            hint = f"did you mean {closest[0]}?" if closest else "see Pulumi.yaml for the keys"
+            problems.append(f"{key} is not a setting of this program: {hint}")
+    return problems
+
+
 def load_settings() -> StackSettings:
     """Reads and validates the whole stack configuration, or raises SettingsError."""
     read = _ConfigReader(pulumi.Config())
-    # Network
-    vpc_cidr = read.text("vpcCidr", _is_usable_vpc_cidr, VPC_CIDR_RULE)
-    az_count = read.integer("azCount", MIN_AZ_COUNT, MAX_AZ_COUNT)
-    nat_gateways = read.choice("natGateways", NatGateways)
-    # Backend
+    read.problems.extend(unknown_key_problems(_config_keys()))
+    region, instance_tags = _read_aws(read.problems)
+    backend = _read_backend(read, region, instance_tags)
+    settings = StackSettings(
+        network=_read_network(read, region, backend),
+        backend=backend,
+        front_door=FrontDoorSettings(price_class=read.choice("priceClass", PriceClass)),
+        firewall=_read_firewall(read),
+        logs=_read_logs(read, region),
+        domain=_read_domain(read),
+        operations=_read_operations(read, region, backend.min_size),
+    )
+    # The one question for the account, asked only once everything else is valid.
+    if settings.domain and not read.problems:
+        zone_id = _hosted_zone_id(
+            settings.domain.domain_name, settings.domain.hosted_zone_name, read.problems
+        )
+        settings = replace(settings, domain=replace(settings.domain, hosted_zone_id=zone_id))
+    if read.problems:
+        raise SettingsError(read.problems)
+    return settings
+
+
+def _read_aws(problems: list[str]) -> tuple[str, dict[str, str]]:
+    """The stack's region, and its default tags (copied onto instances and their volumes)."""
+    aws_config = pulumi.Config("aws")
+    region = aws_config.get("region") or ""
+    if not region:
+        problems.append("aws:region is not set: run `pulumi config set aws:region us-east-1`")
+    default_tags: Any = aws_config.get_object("defaultTags") or {}
+    return region, {str(k): str(v) for k, v in dict(default_tags.get("tags") or {}).items()}
+
+
+def _read_backend(
+    read: _ConfigReader, region: str, instance_tags: dict[str, str]
+) -> BackendSettings:
     instance_type = read.text(
         "instanceType",
         lambda value: bool(INSTANCE_TYPE_PATTERN.fullmatch(value)),
@@ -220,105 +360,115 @@ def load_settings() -> StackSettings:
     min_size = read.integer("minSize", 0, MAX_INSTANCES)
     max_size = read.integer("maxSize", 1, MAX_INSTANCES)
     desired_capacity = read.integer("desiredCapacity", 0, MAX_INSTANCES)
-    app_port = read.integer("appPort", 1, 65535)
-    health_check_path = read.text(
-        "healthCheckPath",
-        lambda path: bool(HEALTH_CHECK_PATH_PATTERN.fullmatch(path)),
-        "use a path starting with '/' of at most 255 letters, digits and . _ ~ - /, e.g. /health",
+    if read.valid("minSize", "maxSize", "desiredCapacity"):
+        if min_size > max_size:
+            read.problems.append(f"minSize ({min_size}) must be <= maxSize ({max_size})")
+        elif not min_size <= desired_capacity <= max_size:
+            read.problems.append(
+                f"desiredCapacity ({desired_capacity}) must be between minSize ({min_size}) "
+                f"and maxSize ({max_size})"
+            )
+    return BackendSettings(
+        instance_type=instance_type,
+        # Asked of EC2 only about a well-formed type in a known region.
+        architecture=_architecture(region, instance_type, read.problems)
+        if region and read.valid("instanceType")
+        else "",
+        min_size=min_size,
+        max_size=max_size,
+        desired_capacity=desired_capacity,
+        app_port=read.integer("appPort", 1, 65535),
+        health_check_path=read.text(
+            "healthCheckPath",
+            lambda path: bool(HEALTH_CHECK_PATH_PATTERN.fullmatch(path)),
+            "use a path starting with '/' of at most 255 letters, digits and . _ ~ - /, "
+            "e.g. /health",
+        ),
+        deletion_protection=read.boolean("deletionProtection"),
+        internal_alb=read.choice("originAccess", OriginAccess) is OriginAccess.VPC_ORIGIN,
+        instance_tags=instance_tags,
     )
-    deletion_protection = read.boolean("deletionProtection")
-    origin_access = read.choice("originAccess", OriginAccess)
-    # Edge: distribution, WAF, domain
-    price_class = read.choice("priceClass", PriceClass)
+
+
+def _read_network(read: _ConfigReader, region: str, backend: BackendSettings) -> NetworkSettings:
+    vpc_cidr = read.text("vpcCidr", _is_usable_vpc_cidr, VPC_CIDR_RULE)
+    az_count = read.integer("azCount", MIN_AZ_COUNT, MAX_AZ_COUNT)
+    nat_gateways = read.choice("natGateways", NatGateways)
+    origin_access = OriginAccess.VPC_ORIGIN if backend.internal_alb else OriginAccess.PUBLIC_ALB
+    zones = (
+        choose_zones(
+            region,
+            az_count,
+            backend.instance_type if backend.architecture else None,  # None: type is invalid
+            origin_access,
+            read.problems,
+        )
+        if region and read.valid("azCount")
+        else []
+    )
+    return NetworkSettings(
+        vpc_cidr=vpc_cidr,
+        availability_zones=tuple(zone.name for zone in zones),
+        nat_gateways=nat_gateways,
+        region=region,
+    )
+
+
+def _read_firewall(read: _ConfigReader) -> EdgeFirewallSettings | None:
     waf_enabled = read.boolean("wafEnabled")
-    waf_rate_limit = read.integer("wafRateLimit", MIN_RATE_LIMIT, MAX_RATE_LIMIT)
+    rate_limit = read.integer("wafRateLimit", MIN_RATE_LIMIT, MAX_RATE_LIMIT)
+    return EdgeFirewallSettings(rate_limit=rate_limit) if waf_enabled else None
+
+
+def _read_logs(read: _ConfigReader, region: str) -> LogBucketSettings | None:
+    access_logs = read.boolean("accessLogs")
+    retention_days = read.integer("logRetentionDays", 1, MAX_LOG_RETENTION_DAYS)
+    flow_logs = read.boolean("flowLogs")
+    if read.valid("accessLogs", "flowLogs") and flow_logs and not access_logs:
+        read.problems.append(
+            "flowLogs (true) needs accessLogs: true (flow logs go to the log bucket)"
+        )
+    if access_logs and region and region not in CLOUDFRONT_LOG_REGIONS:
+        read.problems.append(
+            f"accessLogs (true) needs CloudFront to write its logs to the log bucket in {region}, "
+            "and CloudFront delivers them only to buckets in "
+            f"{', '.join(sorted(CLOUDFRONT_LOG_REGIONS))}: turn accessLogs off, or deploy the "
+            "stack in one of those regions"
+        )
+    if not access_logs:
+        return None
+    return LogBucketSettings(retention_days=retention_days, flow_logs=flow_logs, region=region)
+
+
+def _read_domain(read: _ConfigReader) -> DomainSettings | None:
     domain_name = read.text("domainName", lambda _: True, "")  # checked with its zone below
     hosted_zone_name = read.text("hostedZoneName", lambda _: True, "")
-    # Logs
-    access_logs = read.boolean("accessLogs")
-    log_retention_days = read.integer("logRetentionDays", 1, MAX_LOG_RETENTION_DAYS)
-    flow_logs = read.boolean("flowLogs")
-    # Operations
-    scaling_target_requests = read.integer("scalingTargetRequests", 1, 1_000_000)
+    if not domain_name:
+        if hosted_zone_name:
+            read.problems.append(
+                f"hostedZoneName {hosted_zone_name!r} is set but domainName is not"
+            )
+        return None
+    if not hosted_zone_name and is_fqdn(domain_name):
+        hosted_zone_name = default_hosted_zone(domain_name)
+    read.problems.extend(domain_problems(domain_name, hosted_zone_name))
+    return DomainSettings(
+        domain_name=domain_name, hosted_zone_name=hosted_zone_name, hosted_zone_id=""
+    )
+
+
+def _read_operations(read: _ConfigReader, region: str, min_size: int) -> OperationsSettings:
     alarm_email = read.text(
         "alarmEmail",
         lambda value: value == "" or bool(EMAIL_PATTERN.fullmatch(value)),
         "use an e-mail address such as oncall@example.com, or leave it empty",
     )
-    alarm_target_5xx_count = read.integer("alarmTarget5xxCount", 1, 1_000_000)
-    alarm_cloudfront_5xx_rate = read.integer("alarmCloudFront5xxRatePercent", 1, 100)
-    alarm_evaluation_periods = read.integer("alarmEvaluationPeriods", 1, 60)
-
-    # Keys that must agree with each other.
-    problems = read.problems
-    if read.valid("minSize", "maxSize", "desiredCapacity"):
-        if min_size > max_size:
-            problems.append(f"minSize ({min_size}) must be <= maxSize ({max_size})")
-        elif not min_size <= desired_capacity <= max_size:
-            problems.append(
-                f"desiredCapacity ({desired_capacity}) must be between minSize ({min_size}) "
-                f"and maxSize ({max_size})"
-            )
-    if domain_name:
-        if not hosted_zone_name and is_fqdn(domain_name):
-            hosted_zone_name = default_hosted_zone(domain_name)
-        problems.extend(domain_problems(domain_name, hosted_zone_name))
-    elif hosted_zone_name:
-        problems.append(f"hostedZoneName {hosted_zone_name!r} is set but domainName is not")
-    if read.valid("accessLogs", "flowLogs") and flow_logs and not access_logs:
-        problems.append("flowLogs (true) needs accessLogs: true (flow logs go to the log bucket)")
-
-    aws_config = pulumi.Config("aws")
-    region = aws_config.get("region") or ""
-    if not region:
-        problems.append("aws:region is not set: run `pulumi config set aws:region us-east-1`")
-    default_tags: Any = aws_config.get_object("defaultTags") or {}
-    instance_tags = {str(k): str(v) for k, v in dict(default_tags.get("tags") or {}).items()}
-
-    # Questions for the region, asked only about values that passed the local checks.
-    zones = _zones(region, az_count, problems) if region and read.valid("azCount") else []
-    architecture = (
-        _architecture(region, instance_type, problems)
-        if region and read.valid("instanceType")
-        else ""
-    )
-
-    if problems:
-        raise SettingsError(problems)
-    return StackSettings(
-        network=NetworkSettings(
-            vpc_cidr=vpc_cidr,
-            availability_zones=tuple(zones[:az_count]),
-            nat_gateways=nat_gateways,
-            region=region,
-        ),
-        backend=BackendSettings(
-            instance_type=instance_type,
-            architecture=architecture,
-            min_size=min_size,
-            max_size=max_size,
-            desired_capacity=desired_capacity,
-            app_port=app_port,
-            health_check_path=health_check_path,
-            deletion_protection=deletion_protection,
-            internal_alb=origin_access is OriginAccess.VPC_ORIGIN,
-            instance_tags=instance_tags,
-        ),
-        front_door=FrontDoorSettings(price_class=price_class),
-        firewall=EdgeFirewallSettings(rate_limit=waf_rate_limit) if waf_enabled else None,
-        logs=LogBucketSettings(retention_days=log_retention_days, flow_logs=flow_logs)
-        if access_logs
-        else None,
-        domain=DomainSettings(domain_name=domain_name, hosted_zone_name=hosted_zone_name)
-        if domain_name
-        else None,
-        operations=OperationsSettings(
-            region=region,
-            scaling_target_requests=scaling_target_requests,
-            alarm_email=alarm_email or None,
-            min_healthy_hosts=min_size,
-            target_5xx_threshold=alarm_target_5xx_count,
-            cloudfront_5xx_rate_threshold=alarm_cloudfront_5xx_rate,
-            evaluation_periods=alarm_evaluation_periods,
-        ),
+    return OperationsSettings(
+        region=region,
+        scaling_target_requests=read.integer("scalingTargetRequests", 1, 1_000_000),
+        alarm_email=alarm_email or None,
+        min_healthy_hosts=min_size,
+        target_5xx_threshold=read.integer("alarmTarget5xxCount", 1, 1_000_000),
+        cloudfront_5xx_rate_threshold=read.integer("alarmCloudFront5xxRatePercent", 1, 100),
+        evaluation_periods=read.integer("alarmEvaluationPeriods", 1, 60),
     )

@@ -45,6 +45,10 @@ HEALTH_CHECK_INTERVAL_SECONDS = 15
 HEALTH_CHECK_TIMEOUT_SECONDS = 5
 HEALTHY_THRESHOLD = 2
 UNHEALTHY_THRESHOLD = 3
+# Each hop keeps idle connections open longer than the hop in front of it, so the one that
+# closes an idle connection is always the caller: CloudFront's origin keep-alive (60 s) < the
+# ALB's idle timeout < the service's (75 s). A target closing first makes the ALB answer 502.
+ALB_IDLE_TIMEOUT_SECONDS = 65
 DEREGISTRATION_DELAY_SECONDS = 30  # requests are short; don't hold a rollout for the default 300
 # Boot, cloud-init and two passing health checks take about two minutes; leave room.
 HEALTH_CHECK_GRACE_SECONDS = 300
@@ -126,6 +130,7 @@ class LoadBalancedBackend(pulumi.ComponentResource):
                 args.private_subnet_ids if settings.internal_alb else args.public_subnet_ids
             ),
             security_groups=[alb_group.id],
+            idle_timeout=ALB_IDLE_TIMEOUT_SECONDS,
             drop_invalid_header_fields=True,
             desync_mitigation_mode="defensive",
             enable_deletion_protection=settings.deletion_protection,
@@ -156,7 +161,7 @@ class LoadBalancedBackend(pulumi.ComponentResource):
             f"{name}-origin-secret", length=ORIGIN_SECRET_LENGTH, special=False, opts=child
         )
         origin_secret_value = pulumi.Output.secret(origin_secret.result)
-        aws.lb.ListenerRule(
+        forward_rule = aws.lb.ListenerRule(
             f"{name}-from-cloudfront",
             listener_arn=listener.arn,
             priority=1,
@@ -216,7 +221,11 @@ class LoadBalancedBackend(pulumi.ComponentResource):
         self.alb_arn_suffix = load_balancer.arn_suffix
         self.alb_zone_id = load_balancer.zone_id
         self.target_group_arn = target_group.arn
-        self.target_group_arn_suffix = target_group.arn_suffix
+        # The target group serves the ALB only once the rule forwards to it, and AWS refuses a
+        # requests-per-target scaling policy before then: whoever reads the suffix waits.
+        self.target_group_arn_suffix = pulumi.Output.all(
+            target_group.arn_suffix, forward_rule.arn
+        ).apply(lambda values: str(values[0]))
         self.listener_arn = listener.arn
         self.origin_verify_header = (ORIGIN_VERIFY_HEADER, origin_secret_value)
         self.alb_security_group_id = alb_group.id

@@ -60,6 +60,9 @@ def domain_problems(domain_name: str, hosted_zone_name: str) -> list[str]:
 class DomainSettings:
     domain_name: str  # e.g. api.example.com
     hosted_zone_name: str  # e.g. example.com, a public Route 53 zone
+    # The zone's id, looked up with the settings: a missing zone is then a settings error that
+    # names the keys, not a provider error halfway through a preview.
+    hosted_zone_id: str
 
 
 class DomainCertificate(pulumi.ComponentResource):
@@ -77,11 +80,6 @@ class DomainCertificate(pulumi.ComponentResource):
         super().__init__("cdn-alb-backend:dns:DomainCertificate", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        zone = aws.route53.get_zone_output(
-            name=settings.hosted_zone_name,
-            private_zone=False,
-            opts=pulumi.InvokeOutputOptions(parent=self),
-        )
         # A replacement is created before the old certificate is deleted (Pulumi's default
         # order), which matters: a certificate in use by a distribution cannot be deleted.
         certificate = aws.acm.Certificate(
@@ -95,7 +93,7 @@ class DomainCertificate(pulumi.ComponentResource):
         option = certificate.domain_validation_options[0]
         record = aws.route53.Record(
             f"{name}-validation",
-            zone_id=zone.zone_id,
+            zone_id=settings.hosted_zone_id,
             name=option.resource_record_name,
             type=option.resource_record_type,
             records=[option.resource_record_value],
@@ -112,7 +110,7 @@ class DomainCertificate(pulumi.ComponentResource):
         )
 
         self.certificate_arn = validation.certificate_arn
-        self.zone_id = zone.zone_id
+        self.zone_id = pulumi.Output.from_input(settings.hosted_zone_id)
         self.register_outputs({"certificate_arn": self.certificate_arn, "zone_id": self.zone_id})
 
 

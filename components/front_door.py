@@ -27,8 +27,10 @@ SECURITY_HEADERS_POLICY_ID = "67f7725c-6f97-4210-82d7-5512b31e9d03"  # Managed-S
 ALLOWED_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
 CACHED_METHODS = ["GET", "HEAD"]  # CloudFront requires these two even when nothing is cached
 ORIGIN_ID = "alb"
-ORIGIN_READ_TIMEOUT_SECONDS = 30  # the ALB's own idle timeout is 60
-ORIGIN_KEEPALIVE_SECONDS = 5
+ORIGIN_READ_TIMEOUT_SECONDS = 30  # below the ALB's idle timeout (65 s)
+# The longest CloudFront allows without a quota increase: sparse traffic reuses a warm origin
+# connection instead of paying a TCP handshake per request. The ALB's idle timeout is longer.
+ORIGIN_KEEPALIVE_SECONDS = 60
 # CloudFront creates this security group in the VPC with the first VPC origin there; its network
 # interfaces reach the internal ALB from it
 # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-vpc-origins.html).
@@ -211,7 +213,7 @@ class CdnFrontDoor(pulumi.ComponentResource):
             f"{name}-alb-from-vpc-origin",
             security_group_id=target.alb_security_group_id,
             port=80,
-            description="HTTP from CloudFront's VPC origin network interfaces",
+            description="HTTP from the CloudFront VPC origin network interfaces",
             peer_security_group_id=service_group.id,
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -16,10 +16,30 @@ import pulumi_aws as aws
 ALB_LOG_PREFIX = "alb"  # the ALB adds "/AWSLogs/<account>/..." itself
 CLOUDFRONT_LOG_PREFIX = "cloudfront/"
 FLOW_LOG_PREFIX = "vpc-flow-logs/"
-# Newer regions deliver ALB logs as this service; older ones (us-east-1 among them) as a
-# regional ELB account, looked up below. Granting both works everywhere
-# (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html).
+# ALB log delivery writes as this service principal in every region. Regions opened before
+# August 2022 also write as a regional Elastic Load Balancing account, which
+# `aws.elb.get_service_account` looks up; it fails in newer regions, where the service alone
+# applies (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html).
 ELB_LOG_DELIVERY_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
+ELB_ACCOUNT_REGIONS = frozenset(
+    {
+        "us-east-1", "us-east-2", "us-west-1", "us-west-2", "af-south-1", "ap-east-1",
+        "ap-south-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-southeast-1",
+        "ap-southeast-2", "ap-southeast-3", "ca-central-1", "eu-central-1", "eu-west-1",
+        "eu-west-2", "eu-west-3", "eu-south-1", "eu-north-1", "me-south-1", "sa-east-1",
+        "us-gov-east-1", "us-gov-west-1", "cn-north-1", "cn-northwest-1",
+    }
+)  # fmt: skip
+# CloudFront delivers (legacy) standard logs only to buckets in the regions enabled by default;
+# it documents every opt-in region it knows as one it does not deliver to
+# (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/standard-logging-legacy-s3.html).
+CLOUDFRONT_LOG_REGIONS = frozenset(
+    {
+        "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ap-south-1", "ap-northeast-1",
+        "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2", "ca-central-1",
+        "eu-central-1", "eu-west-1", "eu-west-2", "eu-west-3", "eu-north-1", "sa-east-1",
+    }
+)  # fmt: skip
 FLOW_LOG_DELIVERY_SERVICE = "delivery.logs.amazonaws.com"
 
 
@@ -27,9 +47,10 @@ FLOW_LOG_DELIVERY_SERVICE = "delivery.logs.amazonaws.com"
 class LogBucketSettings:
     retention_days: int
     flow_logs: bool  # also receive the VPC's flow logs
+    region: str  # the stack's (and so the bucket's) region
 
 
-def bucket_policy(bucket_arn: str, elb_account_arn: str, flow_logs: bool) -> dict[str, Any]:
+def bucket_policy(bucket_arn: str, elb_account_arn: str | None, flow_logs: bool) -> dict[str, Any]:
     """TLS only; ALB log delivery into alb/; flow-log delivery into vpc-flow-logs/ if wanted.
 
     CloudFront's (legacy) standard logging needs no statement: it writes through the ACL grant
@@ -47,7 +68,8 @@ def bucket_policy(bucket_arn: str, elb_account_arn: str, flow_logs: bool) -> dic
         {
             "Sid": "AlbAccessLogs",
             "Effect": "Allow",
-            "Principal": {"AWS": elb_account_arn, "Service": ELB_LOG_DELIVERY_SERVICE},
+            "Principal": {"Service": ELB_LOG_DELIVERY_SERVICE}
+            | ({"AWS": elb_account_arn} if elb_account_arn else {}),
             "Action": "s3:PutObject",
             "Resource": f"{bucket_arn}/{ALB_LOG_PREFIX}/*",
         },
@@ -138,13 +160,15 @@ class LogBucket(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        elb_account = aws.elb.get_service_account_output(
-            opts=pulumi.InvokeOutputOptions(parent=self)
+        elb_account_arn = (
+            aws.elb.get_service_account_output(opts=pulumi.InvokeOutputOptions(parent=self)).arn
+            if settings.region in ELB_ACCOUNT_REGIONS
+            else None
         )
         policy = aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=bucket.id,
-            policy=pulumi.Output.all(bucket.arn, elb_account.arn).apply(
+            policy=pulumi.Output.all(bucket.arn, elb_account_arn).apply(
                 lambda arns: json.dumps(bucket_policy(arns[0], arns[1], settings.flow_logs))
             ),
             # S3 rejects a policy written while the public access block is still being set.

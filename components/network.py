@@ -116,6 +116,7 @@ class Network(pulumi.ComponentResource):
         )
 
         public_subnets: list[aws.ec2.Subnet] = []
+        public_associations: list[aws.ec2.RouteTableAssociation] = []
         private_subnets: list[aws.ec2.Subnet] = []
         private_route_tables: list[aws.ec2.RouteTable] = []
         zone_suffixes: list[str] = []
@@ -131,7 +132,7 @@ class Network(pulumi.ComponentResource):
                 tags={"Name": f"{name}-public-{pair.availability_zone}"},
                 opts=child,
             )
-            aws.ec2.RouteTableAssociation(
+            public_association = aws.ec2.RouteTableAssociation(
                 f"{name}-public-rta-{suffix}",
                 subnet_id=public.id,
                 route_table_id=public_routes.id,
@@ -161,6 +162,7 @@ class Network(pulumi.ComponentResource):
                 opts=child,
             )
             public_subnets.append(public)
+            public_associations.append(public_association)
             private_subnets.append(private)
             private_route_tables.append(private_routes)
             zone_suffixes.append(suffix)
@@ -209,7 +211,15 @@ class Network(pulumi.ComponentResource):
         )
 
         self.vpc_id = vpc.id
-        self.public_subnet_ids = [subnet.id for subnet in public_subnets]
+        # A public subnet is usable once it routes to the attached internet gateway: an
+        # internet-facing ALB created earlier fails (InvalidSubnet), and one destroyed later
+        # blocks the gateway's detachment. Its users wait for both, and are destroyed first.
+        self.public_subnet_ids = [
+            pulumi.Output.all(subnet.id, internet_gateway.id, association.id).apply(
+                lambda values: str(values[0])
+            )
+            for subnet, association in zip(public_subnets, public_associations, strict=True)
+        ]
         self.private_subnet_ids = [subnet.id for subnet in private_subnets]
         self.register_outputs(
             {

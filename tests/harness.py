@@ -10,6 +10,7 @@ stack file, then per-test overrides; every value reaches the program as a string
 
 from __future__ import annotations
 
+import functools
 import json
 import runpy
 import threading
@@ -191,8 +192,15 @@ ELB_ACCOUNT_US_EAST_1 = "127311923021"  # Elastic Load Balancing's log-delivery 
 ZONE_TOKEN = "aws:route53/getZone:getZone"
 SECURITY_GROUP_TOKEN = "aws:ec2/getSecurityGroup:getSecurityGroup"
 VPC_ORIGIN_SERVICE_GROUP_ID = "sg-0c1f2e3d4b5a69788"
-HOSTED_ZONES = {"example.com": "Z0123456789EXAMPLE"}
+HOSTED_ZONES = {"example.com": "Z0123456789EXAMPLE", "b.example.com": "Z0987654321EXAMPLE"}
 INSTANCE_TYPE_TOKEN = "aws:ec2/getInstanceType:getInstanceType"
+OFFERINGS_TOKEN = "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings"
+# Zone ids use a short region code: use1-az1 is the same physical zone in every account.
+ZONE_ID_PREFIXES = {"us-east-1": "use1", "us-west-1": "usw1", "eu-west-1": "euw1"}
+# use1-az3 runs no Nitro instances, so it offers none of the Nitro families the tests use
+# (t2 runs on Xen and is offered there).
+ZONES_WITHOUT_NITRO = {"use1-az3"}
+NITRO_FAMILIES = {"t4g", "m7g", "c7g", "t3", "t3a", "m7i", "mac2"}
 # What EC2's DescribeInstanceTypes reports for the families the tests use.
 INSTANCE_FAMILY_ARCHITECTURES = {
     "t4g": ["arm64"],
@@ -220,6 +228,29 @@ def _instance_type(args: dict[str, Any]) -> Answer:
         "supportedArchitectures": INSTANCE_FAMILY_ARCHITECTURES[family],
         "id": instance_type,
     }
+
+
+def zone_ids(zones: list[str]) -> list[str]:
+    """The ids the mocks give zones: the n-th zone of a region (by letter) is az<n>."""
+    return [
+        f"{ZONE_ID_PREFIXES.get(zone[:-1], 'xx1')}-az{ord(zone[-1]) - ord('a') + 1}"
+        for zone in zones
+    ]
+
+
+def _offerings(zones: list[str]) -> Callable[[dict[str, Any]], Answer]:
+    def answer(args: dict[str, Any]) -> Answer:
+        [type_filter] = [f for f in args["filters"] if f["name"] == "instance-type"]
+        family = type_filter["values"][0].split(".")[0]
+        offered = [
+            zone_id
+            for zone_id in zone_ids(zones)
+            if family in INSTANCE_FAMILY_ARCHITECTURES
+            and not (family in NITRO_FAMILIES and zone_id in ZONES_WITHOUT_NITRO)
+        ]
+        return {"locationType": args["locationType"], "locations": offered, "id": "offerings"}
+
+    return answer
 
 
 def _prefix_list(args: dict[str, Any]) -> Answer:
@@ -260,10 +291,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self._answers: dict[str, Callable[[dict[str, Any]], Answer]] = {
             AVAILABILITY_ZONES_TOKEN: lambda _: {
                 "names": list(zones),
-                "zoneIds": [f"use1-az{index + 1}" for index in range(len(zones))],
-                "id": "us-east-1",
+                "zoneIds": zone_ids(zones),
+                "id": "zones",
             },
             INSTANCE_TYPE_TOKEN: _instance_type,
+            OFFERINGS_TOKEN: _offerings(zones),
             PREFIX_LIST_TOKEN: _prefix_list,
             ELB_SERVICE_ACCOUNT_TOKEN: _elb_service_account,
             ZONE_TOKEN: _hosted_zone,
@@ -376,6 +408,17 @@ def _main() -> None:
 def run_main(config: Mapping[str, str], *, stack: str = "test", **kwargs: Any) -> Run:
     """Runs the real __main__.py."""
     return run_pulumi(_main, config, stack=stack, **kwargs)
+
+
+def run_stack(stack: str, **overrides: str) -> Run:
+    """The program run with a stack file's config (and overrides). Runs are cached for the
+    whole session, so tests must treat them as read-only."""
+    return _run_stack(stack, tuple(sorted(overrides.items())))
+
+
+@functools.cache
+def _run_stack(stack: str, overrides: tuple[tuple[str, str], ...]) -> Run:
+    return run_main(with_overrides(stack_config(stack), dict(overrides)), stack=stack)
 
 
 def run_main_failing(

@@ -77,7 +77,7 @@ def test_single_origin_is_the_alb_over_http_only_on_port_80(distribution: Resour
         "httpsPort": 443,
         "originSslProtocols": ["TLSv1.2"],
         "originReadTimeout": 30,
-        "originKeepaliveTimeout": 5,
+        "originKeepaliveTimeout": 60,
     }
     assert "s3OriginConfig" not in origin
 
@@ -204,7 +204,7 @@ def test_vpc_origin_reaches_the_internal_alb_over_http_on_port_80() -> None:
     assert origin["vpcOriginConfig"] == {
         "vpcOriginId": vpc_origin.outputs["id"],
         "originReadTimeout": 30,
-        "originKeepaliveTimeout": 5,
+        "originKeepaliveTimeout": 60,
     }
     assert "customOriginConfig" not in origin
     assert origin["customHeaders"] == [{"name": "X-Origin-Verify", "value": ORIGIN_SECRET}]

@@ -9,15 +9,16 @@ import pulumi
 import pytest
 
 from components.log_bucket import LogBucket, LogBucketSettings
-from tests.harness import ELB_ACCOUNT_US_EAST_1, Run, run_pulumi
+from tests.harness import ELB_ACCOUNT_US_EAST_1, ELB_SERVICE_ACCOUNT_TOKEN, Run, run_pulumi
 
 BUCKET_ARN = "arn:aws:s3:::logs-bucket-0a1b2c3"
 
 
-def build(retention_days: int = 90, flow_logs: bool = False) -> Run:
+def build(retention_days: int = 90, flow_logs: bool = False, region: str = "us-east-1") -> Run:
     def program() -> None:
         logs = LogBucket(
-            "logs", LogBucketSettings(retention_days=retention_days, flow_logs=flow_logs)
+            "logs",
+            LogBucketSettings(retention_days=retention_days, flow_logs=flow_logs, region=region),
         )
         pulumi.export("bucket_name", logs.bucket_name)
         pulumi.export("bucket_arn", logs.bucket_arn)
@@ -101,6 +102,16 @@ def test_load_balancer_may_write_only_under_its_prefix(run: Run) -> None:
         "Action": "s3:PutObject",
         "Resource": f"{BUCKET_ARN}/alb/*",
     }
+
+
+def test_newer_regions_grant_the_log_delivery_service_alone() -> None:
+    # Regions opened after August 2022 have no ELB log account; looking one up fails there.
+    run = build(region="ap-southeast-5")
+
+    assert statements(run)["AlbAccessLogs"]["Principal"] == {
+        "Service": "logdelivery.elasticloadbalancing.amazonaws.com"
+    }
+    assert [i for i in run.invokes if i.token == ELB_SERVICE_ACCOUNT_TOKEN] == []
 
 
 def test_flow_log_delivery_is_allowed_only_with_flow_logs(run: Run) -> None:

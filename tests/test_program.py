@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 
 from stack_settings import SettingsError
@@ -12,8 +10,8 @@ from tests.harness import (
     Resource,
     Run,
     is_secret,
-    run_main,
     run_main_failing,
+    run_stack,
     stack_config,
     unwrap_secret,
     with_overrides,
@@ -41,16 +39,6 @@ COMPONENTS = {
     "cdn-alb-backend:front_door:CdnFrontDoor",
     "cdn-alb-backend:operations:Operations",
 }
-
-
-def run_stack(stack: str, **overrides: str) -> Run:
-    """The program run with a stack file's config (and overrides); runs are shared, read-only."""
-    return _run_stack(stack, tuple(sorted(overrides.items())))
-
-
-@functools.cache
-def _run_stack(stack: str, overrides: tuple[tuple[str, str], ...]) -> Run:
-    return run_main(with_overrides(stack_config(stack), dict(overrides)), stack=stack)
 
 
 def setting(config: dict[str, str], key: str) -> str:
@@ -303,3 +291,25 @@ def test_bad_config_stops_the_whole_program_before_any_resource() -> None:
     assert isinstance(error, SettingsError)
     assert error.problems == ["minSize (10) must be <= maxSize (9)"]
     assert run.resources == []
+
+
+@pytest.mark.parametrize("stack_file", STACKS)
+def test_internet_facing_alb_waits_for_the_internet_gateway_and_routes(stack_file: str) -> None:
+    run = run_stack(stack_file)
+    alb = run.one("aws:lb/loadBalancer:LoadBalancer")
+    gateway = run.one("aws:ec2/internetGateway:InternetGateway")
+    public_associations = [r for r in run.resources if "-public-rta-" in r.name]
+
+    assert alb.inputs["internal"] is False
+    assert gateway.urn in alb.dependencies  # created after it, destroyed before it
+    assert public_associations
+    assert {r.urn for r in public_associations} <= set(alb.dependencies)
+
+
+@pytest.mark.parametrize("stack_file", STACKS)
+def test_scaling_policy_waits_until_the_target_group_takes_traffic(stack_file: str) -> None:
+    run = run_stack(stack_file)
+    policy = run.one("aws:autoscaling/policy:Policy")
+    forward_rule = run.one("aws:lb/listenerRule:ListenerRule")
+
+    assert forward_rule.urn in policy.dependencies

@@ -14,8 +14,12 @@ from components.network import NatGateways
 from components.operations import OperationsSettings
 from stack_settings import SettingsError, StackSettings, load_settings
 from tests.harness import (
+    HOSTED_ZONES,
     INSTANCE_TYPE_TOKEN,
+    OFFERINGS_TOKEN,
+    PROJECT_DIR,
     US_EAST_1_ZONES,
+    ZONE_TOKEN,
     run_main_failing,
     run_pulumi,
     stack_config,
@@ -58,7 +62,8 @@ def test_dev_stack_is_the_small_cheap_one(dev_config: dict[str, str]) -> None:
 def test_prod_stack_spans_three_zones_with_headroom() -> None:
     settings = load(stack_config("prod"))
 
-    assert settings.network.availability_zones == ("us-east-1a", "us-east-1b", "us-east-1c")
+    # The mocks map us-east-1c to use1-az3, which offers no Graviton (t4g) instances.
+    assert settings.network.availability_zones == ("us-east-1a", "us-east-1b", "us-east-1d")
     assert settings.network.vpc_cidr == "10.20.0.0/16"
     assert settings.backend.instance_type == "t4g.small"
     assert (settings.backend.min_size, settings.backend.desired_capacity) == (3, 3)
@@ -67,7 +72,7 @@ def test_prod_stack_spans_three_zones_with_headroom() -> None:
     assert settings.backend.instance_tags["Environment"] == "prod"
     assert settings.front_door.price_class is PriceClass.ALL
     assert settings.firewall == EdgeFirewallSettings(rate_limit=2000)
-    assert settings.logs == LogBucketSettings(retention_days=90, flow_logs=True)
+    assert settings.logs == LogBucketSettings(retention_days=90, flow_logs=True, region="us-east-1")
 
 
 def test_vpc_origin_makes_the_alb_internal(dev_config: dict[str, str]) -> None:
@@ -76,14 +81,32 @@ def test_vpc_origin_makes_the_alb_internal(dev_config: dict[str, str]) -> None:
     assert settings.backend.internal_alb is True
 
 
-def test_staging_serves_its_custom_domain() -> None:
+def test_staging_previews_anywhere_and_shows_how_to_serve_a_custom_domain() -> None:
     settings = load(stack_config("staging"))
+    stack_file = (PROJECT_DIR / "Pulumi.staging.yaml").read_text()
 
-    assert settings.domain == DomainSettings(
-        domain_name="api.example.com", hosted_zone_name="example.com"
-    )
+    assert settings.domain is None
     assert settings.network.region == "eu-west-1"
     assert settings.network.availability_zones == ("eu-west-1a", "eu-west-1b")
+    assert "# cdn-alb-backend:domainName: api.example.com" in stack_file
+    assert "# cdn-alb-backend:hostedZoneName: example.com" in stack_file
+    assert "uncomment the two domain keys" in stack_file
+
+
+def test_custom_domain_carries_its_hosted_zone_id(dev_config: dict[str, str]) -> None:
+    loaded: list[StackSettings] = []
+    run = run_pulumi(
+        lambda: loaded.append(load_settings()),
+        with_overrides(dev_config, {"domainName": "api.example.com"}),
+    )
+
+    assert loaded[0].domain == DomainSettings(
+        domain_name="api.example.com",
+        hosted_zone_name="example.com",
+        hosted_zone_id=HOSTED_ZONES["example.com"],
+    )
+    [lookup] = [i for i in run.invokes if i.token == ZONE_TOKEN]
+    assert lookup.args == {"name": "example.com", "privateZone": False}
 
 
 @pytest.mark.parametrize(
@@ -99,7 +122,9 @@ def test_hosted_zone_defaults_to_the_domains_parent(
 ) -> None:
     settings = load(with_overrides(dev_config, {"domainName": domain}))
 
-    assert settings.domain == DomainSettings(domain_name=domain, hosted_zone_name=zone)
+    assert settings.domain == DomainSettings(
+        domain_name=domain, hosted_zone_name=zone, hosted_zone_id=HOSTED_ZONES[zone]
+    )
 
 
 def test_operations_follow_the_group_and_alarm_settings(dev_config: dict[str, str]) -> None:
@@ -219,6 +244,26 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"alarmEvaluationPeriods": 0}, "alarmEvaluationPeriods (0) must be between 1 and 60"),
     ({"deletionProtection": "1"}, "deletionProtection '1' is not a boolean: use true or false"),
     ({"aws:region": None}, "aws:region is not set"),
+    (
+        {"instanceTyp": "t3.micro"},
+        "instanceTyp is not a setting of this program: did you mean instanceType?",
+    ),
+    ({"wafEnable": "true"}, "wafEnable is not a setting of this program: did you mean wafEnabled?"),
+    ({"colour": "blue"}, "colour is not a setting of this program: see Pulumi.yaml for the keys"),
+    (
+        {"accessLogs": "true", "aws:region": "eu-south-1"},
+        "accessLogs (true) needs CloudFront to write its logs to the log bucket in eu-south-1, "
+        "and CloudFront delivers them only to buckets in ",
+    ),
+    (
+        {"domainName": "api.example.org"},
+        "hostedZoneName 'example.org' (for domainName 'api.example.org') is not a public Route 53 "
+        "hosted zone of this account",
+    ),
+    (
+        {"azCount": 4, "aws:region": "us-west-1"},
+        "azCount (4) is more than the 3 zones us-west-1 offers",
+    ),
     ({"appPort": None}, "appPort is not set (its default belongs in Pulumi.yaml)"),
 ]
 
@@ -283,3 +328,71 @@ def test_booleans_accept_what_pulumi_accepts(dev_config: dict[str, str], spellin
     settings = load(with_overrides(dev_config, {"wafEnabled": spelling}))
 
     assert (settings.firewall is not None) is (spelling.lower() == "true")
+
+
+def zone_choice(config: dict[str, str], zones: list[str] | None = None) -> tuple[str, ...]:
+    return load(config, zones).network.availability_zones
+
+
+def test_zones_that_do_not_offer_the_instance_type_are_left_out(
+    dev_config: dict[str, str],
+) -> None:
+    three = with_overrides(dev_config, {"azCount": 3})
+
+    # us-east-1c is use1-az3 in the mocks, which offers no Nitro (t4g, t3) instances.
+    assert zone_choice(three) == ("us-east-1a", "us-east-1b", "us-east-1d")
+    assert zone_choice(with_overrides(three, {"instanceType": "t3.micro"})) == (
+        "us-east-1a",
+        "us-east-1b",
+        "us-east-1d",
+    )
+    assert zone_choice(with_overrides(three, {"instanceType": "t2.micro"})) == (
+        "us-east-1a",
+        "us-east-1b",
+        "us-east-1c",
+    )
+
+
+def test_vpc_origin_leaves_out_zones_without_cloudfront_vpc_origins(
+    dev_config: dict[str, str],
+) -> None:
+    config = with_overrides(
+        dev_config, {"azCount": 3, "instanceType": "t2.micro", "originAccess": "vpcOrigin"}
+    )
+
+    assert zone_choice(config) == ("us-east-1a", "us-east-1b", "us-east-1d")
+
+
+def test_instance_type_offerings_are_asked_by_zone_id(dev_config: dict[str, str]) -> None:
+    loaded: list[StackSettings] = []
+    run = run_pulumi(lambda: loaded.append(load_settings()), dev_config)
+
+    [lookup] = [i for i in run.invokes if i.token == OFFERINGS_TOKEN]
+    assert lookup.args == {
+        "locationType": "availability-zone-id",
+        "filters": [{"name": "instance-type", "values": ["t4g.nano"]}],
+    }
+
+
+def test_too_few_zones_offering_the_type_name_the_keys_and_the_zones(
+    dev_config: dict[str, str],
+) -> None:
+    error, run = run_main_failing(
+        with_overrides(dev_config, {"azCount": 3}), zones=US_EAST_1_ZONES[:3]
+    )
+
+    assert isinstance(error, SettingsError)
+    assert error.problems == [
+        "azCount (3) needs 3 zones that offer instanceType 't4g.nano'; us-east-1 has 2: "
+        "us-east-1a (use1-az1), us-east-1b (use1-az2). Lower azCount or choose another "
+        "instanceType"
+    ]
+    assert run.resources == []
+
+
+def test_unknown_keys_outside_the_project_namespace_are_left_to_their_owners(
+    dev_config: dict[str, str],
+) -> None:
+    config = with_overrides(dev_config, {"aws:skipMetadataApiCheck": "false"})
+
+    assert load(config).backend.instance_type == "t4g.nano"
