@@ -9,7 +9,7 @@ import pulumi
 from components.backend import LoadBalancedBackend, LoadBalancedBackendArgs
 from components.dns import DomainAlias, DomainAliasArgs, DomainCertificate
 from components.edge_firewall import EdgeFirewall
-from components.front_door import CdnFrontDoor, CdnFrontDoorArgs, CustomDomain, VpcOriginTarget
+from components.front_door import CdnFrontDoor, CdnFrontDoorArgs, CustomDomain
 from components.log_bucket import LogBucket
 from components.network import Network
 from components.operations import Operations, OperationsArgs
@@ -38,19 +38,11 @@ front_door = CdnFrontDoor(
     "front-door",
     CdnFrontDoorArgs(
         settings=settings.front_door,
-        origin_domain_name=backend.alb_dns_name,
-        origin_header=backend.origin_verify_header,
+        origin=backend.origin,
         web_acl_arn=firewall.web_acl_arn if firewall else None,
         log_bucket_domain_name=logs.bucket_domain_name if logs else None,
         custom_domain=CustomDomain(domain.domain_name, certificate.certificate_arn)
         if domain and certificate
-        else None,
-        vpc_origin=VpcOriginTarget(
-            alb_arn=backend.alb_arn,
-            alb_security_group_id=backend.alb_security_group_id,
-            vpc_id=network.vpc_id,
-        )
-        if settings.backend.internal_alb
         else None,
         description=f"{pulumi.get_project()} ({pulumi.get_stack()}): API front door to the ALB",
     ),
@@ -61,6 +53,7 @@ operations = Operations(
     OperationsArgs(
         settings=settings.operations,
         asg_name=backend.asg_name,
+        min_healthy_hosts=backend.min_size,
         alb_arn_suffix=backend.alb_arn_suffix,
         target_group_arn_suffix=backend.target_group_arn_suffix,
         distribution_id=front_door.distribution_id,

@@ -25,6 +25,7 @@ import pulumi
 import pulumi_aws as aws
 import yaml
 
+from components.alb_origin import OriginAccess
 from components.backend import SUPPORTED_ARCHITECTURES, BackendSettings
 from components.dns import DomainSettings, default_hosted_zone, domain_problems, is_fqdn
 from components.edge_firewall import MAX_RATE_LIMIT, MIN_RATE_LIMIT, EdgeFirewallSettings
@@ -67,13 +68,6 @@ class StackSettings:
     logs: LogBucketSettings | None  # None: no access logs (accessLogs false)
     domain: DomainSettings | None  # None: the distribution's own *.cloudfront.net name
     operations: OperationsSettings
-
-
-class OriginAccess(StrEnum):
-    """How CloudFront reaches the load balancer."""
-
-    PUBLIC_ALB = "publicAlb"  # an internet-facing ALB, as the seeds build it
-    VPC_ORIGIN = "vpcOrigin"  # an internal ALB behind a CloudFront VPC origin
 
 
 Choice = TypeVar("Choice", bound=StrEnum)
@@ -326,7 +320,7 @@ def load_settings() -> StackSettings:
         firewall=_read_firewall(read),
         logs=_read_logs(read, region),
         domain=_read_domain(read),
-        operations=_read_operations(read, region, backend.min_size),
+        operations=_read_operations(read, region),
     )
     # The one question for the account, asked only once everything else is valid.
     if settings.domain and not read.problems:
@@ -385,7 +379,8 @@ def _read_backend(
             "e.g. /health",
         ),
         deletion_protection=read.boolean("deletionProtection"),
-        internal_alb=read.choice("originAccess", OriginAccess) is OriginAccess.VPC_ORIGIN,
+        origin_access=read.choice("originAccess", OriginAccess),
+        scaling_target_requests=read.integer("scalingTargetRequests", 1, 1_000_000),
         instance_tags=instance_tags,
     )
 
@@ -394,13 +389,12 @@ def _read_network(read: _ConfigReader, region: str, backend: BackendSettings) ->
     vpc_cidr = read.text("vpcCidr", _is_usable_vpc_cidr, VPC_CIDR_RULE)
     az_count = read.integer("azCount", MIN_AZ_COUNT, MAX_AZ_COUNT)
     nat_gateways = read.choice("natGateways", NatGateways)
-    origin_access = OriginAccess.VPC_ORIGIN if backend.internal_alb else OriginAccess.PUBLIC_ALB
     zones = (
         choose_zones(
             region,
             az_count,
             backend.instance_type if backend.architecture else None,  # None: type is invalid
-            origin_access,
+            backend.origin_access,
             read.problems,
         )
         if region and read.valid("azCount")
@@ -457,7 +451,7 @@ def _read_domain(read: _ConfigReader) -> DomainSettings | None:
     )
 
 
-def _read_operations(read: _ConfigReader, region: str, min_size: int) -> OperationsSettings:
+def _read_operations(read: _ConfigReader, region: str) -> OperationsSettings:
     alarm_email = read.text(
         "alarmEmail",
         lambda value: value == "" or bool(EMAIL_PATTERN.fullmatch(value)),
@@ -465,9 +459,7 @@ def _read_operations(read: _ConfigReader, region: str, min_size: int) -> Operati
     )
     return OperationsSettings(
         region=region,
-        scaling_target_requests=read.integer("scalingTargetRequests", 1, 1_000_000),
         alarm_email=alarm_email or None,
-        min_healthy_hosts=min_size,
         target_5xx_threshold=read.integer("alarmTarget5xxCount", 1, 1_000_000),
         cloudfront_5xx_rate_threshold=read.integer("alarmCloudFront5xxRatePercent", 1, 100),
         evaluation_periods=read.integer("alarmEvaluationPeriods", 1, 60),

@@ -1,10 +1,12 @@
 """LoadBalancedBackend: an ALB in front of a self-healing Auto Scaling group.
 
-The ALB is internet-facing (the seeds' design) or internal, behind a CloudFront VPC origin. It
-admits only CloudFront (its origin-facing managed prefix list), forwards only requests carrying
-the distribution's secret header, and the instances admit only the ALB. Instances run in
-private subnets without public IPs, boot Amazon Linux 2023 for their CPU architecture, and are
-replaced through an instance refresh whenever the launch template changes.
+The ALB is internet-facing (the walkthrough's design) or internal, behind a CloudFront VPC
+origin; the backend hands the front door that choice as one `AlbOrigin`. The ALB admits only
+CloudFront (its origin-facing managed prefix list), forwards only requests carrying the
+distribution's secret header, and the instances admit only the ALB. Instances run in private
+subnets without public IPs, boot Amazon Linux 2023 for their CPU architecture, scale on
+requests per instance, and are replaced through an instance refresh whenever the launch
+template changes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components import component_types
+from components.alb_origin import AlbOrigin, OriginAccess, OriginHeader, VpcOriginTarget
 from components.log_bucket import ALB_LOG_PREFIX
 from components.security_group_rules import allow_tcp
 from components.user_data import user_data
@@ -64,8 +68,13 @@ class BackendSettings:
     app_port: int
     health_check_path: str
     deletion_protection: bool
-    internal_alb: bool  # True: ALB in the private subnets, reached through a CloudFront VPC origin
+    origin_access: OriginAccess  # VPC_ORIGIN: an internal ALB, in the private subnets
+    scaling_target_requests: int  # ALB requests per instance per minute the group aims for
     instance_tags: Mapping[str, str]  # the stack's default tags, copied onto instances/volumes
+
+    @property
+    def internal_alb(self) -> bool:
+        return self.origin_access is OriginAccess.VPC_ORIGIN
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,7 @@ class LoadBalancedBackendArgs:
 
 
 class LoadBalancedBackend(pulumi.ComponentResource):
+    origin: AlbOrigin  # what the CDN front door needs to reach the ALB
     alb_dns_name: pulumi.Output[str]
     alb_arn: pulumi.Output[str]
     alb_arn_suffix: pulumi.Output[str]
@@ -85,9 +95,9 @@ class LoadBalancedBackend(pulumi.ComponentResource):
     target_group_arn: pulumi.Output[str]
     target_group_arn_suffix: pulumi.Output[str]
     listener_arn: pulumi.Output[str]
-    origin_verify_header: tuple[str, pulumi.Output[str]]  # (name, secret value) for CloudFront
     alb_security_group_id: pulumi.Output[str]
     asg_name: pulumi.Output[str]
+    min_size: int  # the group's floor, which the healthy-host alarm watches
 
     def __init__(
         self,
@@ -95,34 +105,102 @@ class LoadBalancedBackend(pulumi.ComponentResource):
         args: LoadBalancedBackendArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("cdn-alb-backend:backend:LoadBalancedBackend", name, None, opts)
+        super().__init__(component_types.LOAD_BALANCED_BACKEND, name, None, opts)
+        self._name = name
+        self._child = pulumi.ResourceOptions(parent=self)
         settings = args.settings
-        child = pulumi.ResourceOptions(parent=self)
 
-        alb_group, instance_group = self._security_groups(name, args, child)
+        alb_group, instance_group = self._security_groups(args)
+        self._alb_group = alb_group
+        target_group = self._target_group(args)
+        load_balancer = self._load_balancer(args, alb_group)
+        listener, forward_rule, origin_secret = self._listener(load_balancer, target_group)
+        launch_template = self._launch_template(settings, instance_group)
+        group = self._group(args, target_group, listener, launch_template)
+        # The target group serves the ALB only once the rule forwards to it, and AWS refuses a
+        # requests-per-target scaling policy before then: whoever reads the suffix waits.
+        target_group_arn_suffix = pulumi.Output.all(
+            target_group.arn_suffix, forward_rule.arn
+        ).apply(lambda values: str(values[0]))
+        self._scaling_policy(settings, group, load_balancer.arn_suffix, target_group_arn_suffix)
 
-        target_group = aws.lb.TargetGroup(
-            f"{name}-tg",
+        self.origin = AlbOrigin(
+            domain_name=load_balancer.dns_name,
+            header=OriginHeader(ORIGIN_VERIFY_HEADER, origin_secret),
+            vpc_origin=VpcOriginTarget(
+                alb_arn=load_balancer.arn, vpc_id=args.vpc_id, admit=self.admit_on_http
+            )
+            if settings.internal_alb
+            else None,
+        )
+        self.alb_dns_name = load_balancer.dns_name
+        self.alb_arn = load_balancer.arn
+        self.alb_arn_suffix = load_balancer.arn_suffix
+        self.alb_zone_id = load_balancer.zone_id
+        self.target_group_arn = target_group.arn
+        self.target_group_arn_suffix = target_group_arn_suffix
+        self.listener_arn = listener.arn
+        self.alb_security_group_id = alb_group.id
+        self.asg_name = group.name
+        self.min_size = settings.min_size
+        self.register_outputs(
+            {
+                "alb_dns_name": self.alb_dns_name,
+                "alb_arn": self.alb_arn,
+                "alb_arn_suffix": self.alb_arn_suffix,
+                "alb_zone_id": self.alb_zone_id,
+                "target_group_arn": self.target_group_arn,
+                "target_group_arn_suffix": self.target_group_arn_suffix,
+                "listener_arn": self.listener_arn,
+                "origin_verify_header_value": origin_secret,
+                "alb_security_group_id": self.alb_security_group_id,
+                "asg_name": self.asg_name,
+            }
+        )
+
+    def admit_on_http(
+        self, peer_security_group_id: pulumi.Input[str], opts: pulumi.ResourceOptions
+    ) -> None:
+        """Opens the ALB's listener port to a peer security group (CloudFront's VPC-origin
+        network interfaces); the rule belongs to this component, like the group."""
+        allow_tcp(
+            aws.vpc.SecurityGroupIngressRule,
+            f"{self._name}-alb-from-vpc-origin",
+            security_group_id=self._alb_group.id,
+            port=HTTP_PORT,
+            description="HTTP from the CloudFront VPC origin network interfaces",
+            peer_security_group_id=peer_security_group_id,
+            opts=pulumi.ResourceOptions.merge(self._child, opts),
+        )
+
+    def _target_group(self, args: LoadBalancedBackendArgs) -> aws.lb.TargetGroup:
+        return aws.lb.TargetGroup(
+            f"{self._name}-tg",
             vpc_id=args.vpc_id,
             target_type="instance",
             protocol="HTTP",
-            port=settings.app_port,
+            port=args.settings.app_port,
             deregistration_delay=DEREGISTRATION_DELAY_SECONDS,
             health_check=aws.lb.TargetGroupHealthCheckArgs(
                 enabled=True,
                 protocol="HTTP",
                 port="traffic-port",
-                path=settings.health_check_path,
+                path=args.settings.health_check_path,
                 matcher="200",
                 interval=HEALTH_CHECK_INTERVAL_SECONDS,
                 timeout=HEALTH_CHECK_TIMEOUT_SECONDS,
                 healthy_threshold=HEALTHY_THRESHOLD,
                 unhealthy_threshold=UNHEALTHY_THRESHOLD,
             ),
-            opts=child,
+            opts=self._child,
         )
-        load_balancer = aws.lb.LoadBalancer(
-            f"{name}-alb",
+
+    def _load_balancer(
+        self, args: LoadBalancedBackendArgs, alb_group: aws.ec2.SecurityGroup
+    ) -> aws.lb.LoadBalancer:
+        settings = args.settings
+        return aws.lb.LoadBalancer(
+            f"{self._name}-alb",
             load_balancer_type="application",
             internal=settings.internal_alb,
             ip_address_type="ipv4",
@@ -139,10 +217,16 @@ class LoadBalancedBackend(pulumi.ComponentResource):
             )
             if args.access_log_bucket is not None
             else None,
-            opts=child,
+            opts=self._child,
         )
+
+    def _listener(
+        self, load_balancer: aws.lb.LoadBalancer, target_group: aws.lb.TargetGroup
+    ) -> tuple[aws.lb.Listener, aws.lb.ListenerRule, pulumi.Output[str]]:
+        """Port 80 answers 403 unless the request carries the origin secret, which the
+        distribution sends; returns the listener, the forwarding rule and the secret."""
         listener = aws.lb.Listener(
-            f"{name}-http",
+            f"{self._name}-http",
             load_balancer_arn=load_balancer.arn,
             protocol="HTTP",
             port=HTTP_PORT,
@@ -154,33 +238,44 @@ class LoadBalancedBackend(pulumi.ComponentResource):
                     ),
                 )
             ],
-            opts=child,
+            opts=self._child,
         )
         # Letters and digits only: ALB header conditions treat * and ? as wildcards.
         origin_secret = random.RandomPassword(
-            f"{name}-origin-secret", length=ORIGIN_SECRET_LENGTH, special=False, opts=child
+            f"{self._name}-origin-secret",
+            length=ORIGIN_SECRET_LENGTH,
+            special=False,
+            opts=self._child,
         )
-        origin_secret_value = pulumi.Output.secret(origin_secret.result)
+        secret_value = pulumi.Output.secret(origin_secret.result)
         forward_rule = aws.lb.ListenerRule(
-            f"{name}-from-cloudfront",
+            f"{self._name}-from-cloudfront",
             listener_arn=listener.arn,
             priority=1,
             conditions=[
                 aws.lb.ListenerRuleConditionArgs(
                     http_header=aws.lb.ListenerRuleConditionHttpHeaderArgs(
-                        http_header_name=ORIGIN_VERIFY_HEADER, values=[origin_secret_value]
+                        http_header_name=ORIGIN_VERIFY_HEADER, values=[secret_value]
                     )
                 )
             ],
             actions=[
                 aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=target_group.arn)
             ],
-            opts=child,
+            opts=self._child,
         )
+        return listener, forward_rule, secret_value
 
-        launch_template = self._launch_template(name, settings, instance_group, child)
-        group = aws.autoscaling.Group(
-            f"{name}-asg",
+    def _group(
+        self,
+        args: LoadBalancedBackendArgs,
+        target_group: aws.lb.TargetGroup,
+        listener: aws.lb.Listener,
+        launch_template: aws.ec2.LaunchTemplate,
+    ) -> aws.autoscaling.Group:
+        settings = args.settings
+        return aws.autoscaling.Group(
+            f"{self._name}-asg",
             vpc_zone_identifiers=list(args.private_subnet_ids),
             min_size=settings.min_size,
             max_size=settings.max_size,
@@ -209,47 +304,52 @@ class LoadBalancedBackend(pulumi.ComponentResource):
                 aws.autoscaling.Metric.GROUP_PENDING_INSTANCES,
                 aws.autoscaling.Metric.GROUP_TERMINATING_INSTANCES,
             ],
-            # desiredCapacity sets the size at creation; from then on the scaling policy owns
-            # it, and `pulumi up` must not reset what the policy chose.
+            # desiredCapacity sets the size at creation; from then on the scaling policy below
+            # owns it, and `pulumi up` must not reset what the policy chose.
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[listener], ignore_changes=["desiredCapacity"]
             ),
         )
 
-        self.alb_dns_name = load_balancer.dns_name
-        self.alb_arn = load_balancer.arn
-        self.alb_arn_suffix = load_balancer.arn_suffix
-        self.alb_zone_id = load_balancer.zone_id
-        self.target_group_arn = target_group.arn
-        # The target group serves the ALB only once the rule forwards to it, and AWS refuses a
-        # requests-per-target scaling policy before then: whoever reads the suffix waits.
-        self.target_group_arn_suffix = pulumi.Output.all(
-            target_group.arn_suffix, forward_rule.arn
-        ).apply(lambda values: str(values[0]))
-        self.listener_arn = listener.arn
-        self.origin_verify_header = (ORIGIN_VERIFY_HEADER, origin_secret_value)
-        self.alb_security_group_id = alb_group.id
-        self.asg_name = group.name
-        self.register_outputs(
-            {
-                "alb_dns_name": self.alb_dns_name,
-                "alb_arn": self.alb_arn,
-                "alb_arn_suffix": self.alb_arn_suffix,
-                "alb_zone_id": self.alb_zone_id,
-                "target_group_arn": self.target_group_arn,
-                "target_group_arn_suffix": self.target_group_arn_suffix,
-                "listener_arn": self.listener_arn,
-                "origin_verify_header_value": origin_secret_value,
-                "alb_security_group_id": self.alb_security_group_id,
-                "asg_name": self.asg_name,
-            }
+    def _scaling_policy(
+        self,
+        settings: BackendSettings,
+        group: aws.autoscaling.Group,
+        alb_arn_suffix: pulumi.Input[str],
+        target_group_arn_suffix: pulumi.Input[str],
+    ) -> None:
+        """Target tracking on ALB requests per instance: adds instances above the target and
+        removes them below, within minSize..maxSize."""
+        aws.autoscaling.Policy(
+            f"{self._name}-requests-per-instance",
+            autoscaling_group_name=group.name,
+            policy_type="TargetTrackingScaling",
+            target_tracking_configuration=aws.autoscaling.PolicyTargetTrackingConfigurationArgs(
+                predefined_metric_specification=aws.autoscaling.PolicyTargetTrackingConfigurationPredefinedMetricSpecificationArgs(
+                    predefined_metric_type="ALBRequestCountPerTarget",
+                    resource_label=pulumi.Output.concat(
+                        alb_arn_suffix, "/", target_group_arn_suffix
+                    ),
+                ),
+                target_value=settings.scaling_target_requests,
+            ),
+            # It lived in the Operations component ("operations") before the group owned it.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                aliases=[
+                    pulumi.Alias(
+                        name="operations-requests-per-instance",
+                        parent=pulumi.create_urn("operations", component_types.OPERATIONS),
+                    )
+                ],
+            ),
         )
 
     def _security_groups(
-        self, name: str, args: LoadBalancedBackendArgs, child: pulumi.ResourceOptions
+        self, args: LoadBalancedBackendArgs
     ) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
         """CloudFront -> ALB on port 80 -> instances on the app port; nothing else inbound."""
-        port = args.settings.app_port
+        name, child, port = self._name, self._child, args.settings.app_port
         alb_group = aws.ec2.SecurityGroup(
             f"{name}-alb-sg",
             vpc_id=args.vpc_id,
@@ -304,13 +404,8 @@ class LoadBalancedBackend(pulumi.ComponentResource):
         )
         return alb_group, instance_group
 
-    def _launch_template(
-        self,
-        name: str,
-        settings: BackendSettings,
-        instance_group: aws.ec2.SecurityGroup,
-        child: pulumi.ResourceOptions,
-    ) -> aws.ec2.LaunchTemplate:
+    def _instance_profile(self) -> aws.iam.InstanceProfile:
+        name, child = self._name, self._child
         role = aws.iam.Role(
             f"{name}-instance-role",
             description="Backend instances: Systems Manager only",
@@ -335,8 +430,13 @@ class LoadBalancedBackend(pulumi.ComponentResource):
             policy_arn=aws.iam.ManagedPolicy.AMAZON_SSM_MANAGED_INSTANCE_CORE,
             opts=child,
         )
-        profile = aws.iam.InstanceProfile(f"{name}-instance-profile", role=role.name, opts=child)
+        return aws.iam.InstanceProfile(f"{name}-instance-profile", role=role.name, opts=child)
 
+    def _launch_template(
+        self, settings: BackendSettings, instance_group: aws.ec2.SecurityGroup
+    ) -> aws.ec2.LaunchTemplate:
+        name, child = self._name, self._child
+        profile = self._instance_profile()
         tags = {**settings.instance_tags, "Name": f"{name}-instance"}
         return aws.ec2.LaunchTemplate(
             f"{name}-lt",

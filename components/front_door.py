@@ -13,8 +13,9 @@ from enum import StrEnum
 import pulumi
 import pulumi_aws as aws
 
+from components import component_types
+from components.alb_origin import AlbOrigin, VpcOriginTarget
 from components.log_bucket import CLOUDFRONT_LOG_PREFIX
-from components.security_group_rules import allow_tcp
 
 # AWS managed policies, the same ids in every account
 # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-cache-policies.html).
@@ -56,15 +57,6 @@ MINIMUM_VIEWER_TLS = "TLSv1.2_2021"
 
 
 @dataclass(frozen=True)
-class VpcOriginTarget:
-    """An internal ALB that CloudFront reaches through a VPC origin instead of the internet."""
-
-    alb_arn: pulumi.Input[str]
-    alb_security_group_id: pulumi.Input[str]
-    vpc_id: pulumi.Input[str]
-
-
-@dataclass(frozen=True)
 class CustomDomain:
     """A domain served by the distribution with its own certificate (issued in us-east-1)."""
 
@@ -75,13 +67,9 @@ class CustomDomain:
 @dataclass(frozen=True)
 class CdnFrontDoorArgs:
     settings: FrontDoorSettings
-    origin_domain_name: pulumi.Input[str]  # the ALB's DNS name
-    # A header CloudFront adds to every request it sends the ALB, as (name, value): the secret
-    # the ALB requires before it forwards anything.
-    origin_header: tuple[str, pulumi.Input[str]]
+    origin: AlbOrigin  # the load balancer, and how CloudFront reaches it
     description: str  # shown as the distribution's comment in the console
     web_acl_arn: pulumi.Input[str] | None = None  # an AWS WAF (v2) web ACL with CLOUDFRONT scope
-    vpc_origin: VpcOriginTarget | None = None  # None: the ALB is internet-facing
     custom_domain: CustomDomain | None = None  # None: *.cloudfront.net and its certificate
     log_bucket_domain_name: pulumi.Input[str] | None = None  # None: no standard logs
 
@@ -110,7 +98,8 @@ class CdnFrontDoor(pulumi.ComponentResource):
         args: CdnFrontDoorArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("cdn-alb-backend:front_door:CdnFrontDoor", name, None, opts)
+        super().__init__(component_types.CDN_FRONT_DOOR, name, None, opts)
+        origin = args.origin
 
         origin_config = aws.cloudfront.DistributionOriginCustomOriginConfigArgs(
             origin_protocol_policy="http-only",
@@ -122,7 +111,7 @@ class CdnFrontDoor(pulumi.ComponentResource):
             origin_keepalive_timeout=ORIGIN_KEEPALIVE_SECONDS,
         )
         vpc_origin_config = (
-            self._vpc_origin(name, args.vpc_origin) if args.vpc_origin is not None else None
+            self._vpc_origin(name, origin.vpc_origin) if origin.vpc_origin is not None else None
         )
 
         distribution = aws.cloudfront.Distribution(
@@ -135,10 +124,10 @@ class CdnFrontDoor(pulumi.ComponentResource):
             origins=[
                 aws.cloudfront.DistributionOriginArgs(
                     origin_id=ORIGIN_ID,
-                    domain_name=args.origin_domain_name,
+                    domain_name=origin.domain_name,
                     custom_headers=[
                         aws.cloudfront.DistributionOriginCustomHeaderArgs(
-                            name=args.origin_header[0], value=args.origin_header[1]
+                            name=origin.header.name, value=origin.header.value
                         )
                     ],
                     custom_origin_config=None if vpc_origin_config else origin_config,
@@ -188,7 +177,8 @@ class CdnFrontDoor(pulumi.ComponentResource):
     def _vpc_origin(
         self, name: str, target: VpcOriginTarget
     ) -> aws.cloudfront.DistributionOriginVpcOriginConfigArgs:
-        """A VPC origin for the internal ALB, and the ALB's door opened to it."""
+        """A VPC origin for the internal ALB, and the ALB's door opened to it (by the backend,
+        which owns the ALB's security group)."""
         vpc_origin = aws.cloudfront.VpcOrigin(
             f"{name}-vpc-origin",
             vpc_origin_endpoint_config=aws.cloudfront.VpcOriginVpcOriginEndpointConfigArgs(
@@ -208,14 +198,12 @@ class CdnFrontDoor(pulumi.ComponentResource):
             vpc_id=target.vpc_id,
             opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[vpc_origin]),
         )
-        allow_tcp(
-            aws.vpc.SecurityGroupIngressRule,
-            f"{name}-alb-from-vpc-origin",
-            security_group_id=target.alb_security_group_id,
-            port=80,
-            description="HTTP from the CloudFront VPC origin network interfaces",
-            peer_security_group_id=service_group.id,
-            opts=pulumi.ResourceOptions(parent=self),
+        target.admit(
+            service_group.id,
+            # The rule was the front door's before the backend owned it.
+            pulumi.ResourceOptions(
+                aliases=[pulumi.Alias(name=f"{name}-alb-from-vpc-origin", parent=self)]
+            ),
         )
         return aws.cloudfront.DistributionOriginVpcOriginConfigArgs(
             vpc_origin_id=vpc_origin.id,

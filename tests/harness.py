@@ -85,6 +85,7 @@ class Resource:
     outputs: dict[str, Any]
     ignore_changes: tuple[str, ...] = ()
     dependencies: tuple[str, ...] = ()  # URNs this resource waits for (explicit or via inputs)
+    aliases: tuple[str, ...] = ()  # former names (or URNs) that keep its state
 
     @property
     def custom(self) -> bool:
@@ -312,6 +313,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return self._answers[args.token](dict(args.args))
 
 
+def _alias_names(request: Any) -> tuple[str, ...]:
+    """The name (or full URN) of each alias a registration carries."""
+    return tuple(
+        alias.spec.name if alias.HasField("spec") else alias.urn for alias in request.aliases
+    ) + tuple(request.aliasURNs)
+
+
 class RecordingMonitor(mocks.MockMonitor):
     """The SDK's mock monitor, also recording each registration's parent and provider."""
 
@@ -337,6 +345,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     outputs={**registration.state, "id": registration.id},
                     ignore_changes=tuple(request.ignoreChanges),
                     dependencies=tuple(request.dependencies),
+                    aliases=_alias_names(request),
                 )
             )
         return response

@@ -14,6 +14,7 @@ import pulumi
 import pytest
 import yaml
 
+from components.alb_origin import OriginAccess
 from components.backend import BackendSettings, LoadBalancedBackend, LoadBalancedBackendArgs
 from tests.harness import (
     CLOUDFRONT_PREFIX_LIST_ID,
@@ -34,7 +35,8 @@ SETTINGS = BackendSettings(
     app_port=8080,
     health_check_path="/health",
     deletion_protection=False,
-    internal_alb=False,
+    origin_access=OriginAccess.PUBLIC_ALB,
+    scaling_target_requests=1000,
     instance_tags={"Project": "cdn-alb-backend", "Environment": "test"},
 )
 PUBLIC_SUBNETS = ["subnet-public-a", "subnet-public-b"]
@@ -103,7 +105,7 @@ def test_alb_drops_invalid_headers_and_mitigates_desync(run: Run) -> None:
 
 
 def test_internal_alb_sits_in_the_private_subnets() -> None:
-    alb = build(internal_alb=True).one("aws:lb/loadBalancer:LoadBalancer")
+    alb = build(origin_access=OriginAccess.VPC_ORIGIN).one("aws:lb/loadBalancer:LoadBalancer")
 
     assert alb.inputs["internal"] is True
     assert alb.inputs["subnets"] == PRIVATE_SUBNETS
@@ -175,9 +177,10 @@ def test_origin_secret_is_handed_on_as_a_secret() -> None:
                 private_subnet_ids=PRIVATE_SUBNETS,
             ),
         )
-        name, value = backend.origin_verify_header
-        pulumi.Output.all(pulumi.Output.from_input(value).is_secret(), value).apply(
-            lambda results: shared.append((name, results[0]))
+        header = backend.origin.header
+        value = pulumi.Output.from_input(header.value)
+        pulumi.Output.all(value.is_secret(), value).apply(
+            lambda results: shared.append((header.name, results[0]))
         )
 
     run_pulumi(program, {})
@@ -509,5 +512,75 @@ def test_every_child_is_parented_to_the_component(run: Run) -> None:
     component = run.one("cdn-alb-backend:backend:LoadBalancedBackend")
 
     children = [r for r in run.resources if r is not component]
-    assert len(children) == 16
+    assert len(children) == 17
     assert {r.parent_urn for r in children} == {component.urn}
+
+
+def test_group_scales_on_requests_per_instance(run: Run) -> None:
+    policy = run.one("aws:autoscaling/policy:Policy")
+    alb = run.one("aws:lb/loadBalancer:LoadBalancer")
+    target_group = run.one("aws:lb/targetGroup:TargetGroup")
+
+    assert (
+        policy.inputs["autoscalingGroupName"]
+        == run.one("aws:autoscaling/group:Group").outputs["name"]
+    )
+    assert policy.inputs["policyType"] == "TargetTrackingScaling"
+    assert policy.inputs["targetTrackingConfiguration"] == {
+        "predefinedMetricSpecification": {
+            "predefinedMetricType": "ALBRequestCountPerTarget",
+            "resourceLabel": f"{alb.outputs['arnSuffix']}/{target_group.outputs['arnSuffix']}",
+        },
+        "targetValue": 1000,
+    }
+    # AWS refuses the policy until the rule attaches the target group to the ALB.
+    assert run.one("aws:lb/listenerRule:ListenerRule").urn in policy.dependencies
+    # It moved here from the Operations component; the alias keeps existing stacks' policy.
+    assert policy.aliases == ("operations-requests-per-instance",)
+
+
+def test_backend_opens_its_alb_group_to_the_vpc_origin_peer() -> None:
+    def program() -> None:
+        backend = LoadBalancedBackend(
+            "backend",
+            LoadBalancedBackendArgs(
+                settings=dataclasses.replace(SETTINGS, origin_access=OriginAccess.VPC_ORIGIN),
+                vpc_id="vpc-0123",
+                public_subnet_ids=PUBLIC_SUBNETS,
+                private_subnet_ids=PRIVATE_SUBNETS,
+            ),
+        )
+        assert backend.origin.vpc_origin is not None
+        backend.origin.vpc_origin.admit("sg-cloudfront-vpc-origins", pulumi.ResourceOptions())
+
+    run = run_pulumi(program, {})
+    rule = run.named("backend-alb-from-vpc-origin")
+
+    assert rule.type == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+    assert rule.inputs["securityGroupId"] == run.named("backend-alb-sg").outputs["id"]
+    assert rule.inputs["referencedSecurityGroupId"] == "sg-cloudfront-vpc-origins"
+    assert (rule.inputs["ipProtocol"], rule.inputs["fromPort"], rule.inputs["toPort"]) == (
+        "tcp",
+        80,
+        80,
+    )
+    assert rule.parent_urn == run.one("cdn-alb-backend:backend:LoadBalancedBackend").urn
+
+
+def test_internet_facing_backend_offers_no_vpc_origin() -> None:
+    def program() -> None:
+        backend = LoadBalancedBackend(
+            "backend",
+            LoadBalancedBackendArgs(
+                settings=SETTINGS,
+                vpc_id="vpc-0123",
+                public_subnet_ids=PUBLIC_SUBNETS,
+                private_subnet_ids=PRIVATE_SUBNETS,
+            ),
+        )
+        origins.append(backend.origin.vpc_origin)
+
+    origins: list[object] = []
+    run_pulumi(program, {})
+
+    assert origins == [None]

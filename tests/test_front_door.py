@@ -5,16 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 import pytest
 
+from components.alb_origin import AlbOrigin, OriginHeader, VpcOriginTarget
 from components.front_door import (
     CdnFrontDoor,
     CdnFrontDoorArgs,
     CustomDomain,
     FrontDoorSettings,
     PriceClass,
-    VpcOriginTarget,
 )
+from components.security_group_rules import allow_tcp
 from tests.harness import (
     SECURITY_GROUP_TOKEN,
     VPC_ORIGIN_SERVICE_GROUP_ID,
@@ -38,8 +40,10 @@ def build(
             "front-door",
             CdnFrontDoorArgs(
                 settings=FrontDoorSettings(price_class=price_class),
-                origin_domain_name=pulumi.Output.from_input(ALB_DNS_NAME),
-                origin_header=("X-Origin-Verify", pulumi.Output.secret(ORIGIN_SECRET)),
+                origin=AlbOrigin(
+                    domain_name=pulumi.Output.from_input(ALB_DNS_NAME),
+                    header=OriginHeader("X-Origin-Verify", pulumi.Output.secret(ORIGIN_SECRET)),
+                ),
                 description="cdn-alb-backend (test): API front door to the ALB",
                 web_acl_arn=web_acl_arn,
             ),
@@ -167,20 +171,35 @@ def test_outputs_and_parenting(run: Run, distribution: Resource) -> None:
     assert {r.parent_urn for r in run.resources if r is not component} == {component.urn}
 
 
+def admit_in_alb_group(peer_security_group_id: Any, opts: pulumi.ResourceOptions) -> None:
+    """Stands in for the backend, which opens its ALB's group to the peer."""
+    allow_tcp(
+        aws.vpc.SecurityGroupIngressRule,
+        "backend-alb-from-vpc-origin",
+        security_group_id="sg-alb",
+        port=80,
+        description="HTTP from the CloudFront VPC origin network interfaces",
+        peer_security_group_id=peer_security_group_id,
+        opts=opts,
+    )
+
+
 def build_with_vpc_origin() -> Run:
     def program() -> None:
         CdnFrontDoor(
             "front-door",
             CdnFrontDoorArgs(
                 settings=FrontDoorSettings(price_class=PriceClass.NORTH_AMERICA_EUROPE),
-                origin_domain_name="internal-backend-alb-123.us-east-1.elb.amazonaws.com",
-                origin_header=("X-Origin-Verify", ORIGIN_SECRET),
-                description="cdn-alb-backend (test): API front door to the ALB",
-                vpc_origin=VpcOriginTarget(
-                    alb_arn="arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/backend-alb/1",
-                    alb_security_group_id="sg-alb",
-                    vpc_id="vpc-0123",
+                origin=AlbOrigin(
+                    domain_name="internal-backend-alb-123.us-east-1.elb.amazonaws.com",
+                    header=OriginHeader("X-Origin-Verify", ORIGIN_SECRET),
+                    vpc_origin=VpcOriginTarget(
+                        alb_arn="arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/backend-alb/1",
+                        vpc_id="vpc-0123",
+                        admit=admit_in_alb_group,
+                    ),
                 ),
+                description="cdn-alb-backend (test): API front door to the ALB",
             ),
         )
 
@@ -223,6 +242,8 @@ def test_vpc_origin_network_interfaces_may_reach_the_alb() -> None:
     )
     [lookup] = [i for i in run.invokes if i.token == SECURITY_GROUP_TOKEN]
     assert lookup.args == {"name": "CloudFront-VPCOrigins-Service-SG", "vpcId": "vpc-0123"}
+    # The rule was the front door's before the backend owned it: an alias keeps it in place.
+    assert rule.aliases == ("front-door-alb-from-vpc-origin",)
 
 
 def test_public_alb_needs_no_vpc_origin(run: Run) -> None:
@@ -238,8 +259,7 @@ def test_custom_domain_gets_its_certificate_with_sni_and_modern_tls() -> None:
             "front-door",
             CdnFrontDoorArgs(
                 settings=FrontDoorSettings(price_class=PriceClass.NORTH_AMERICA_EUROPE),
-                origin_domain_name=ALB_DNS_NAME,
-                origin_header=("X-Origin-Verify", ORIGIN_SECRET),
+                origin=AlbOrigin(ALB_DNS_NAME, OriginHeader("X-Origin-Verify", ORIGIN_SECRET)),
                 description="cdn-alb-backend (test): API front door to the ALB",
                 custom_domain=CustomDomain(
                     domain_name="api.example.com", certificate_arn=certificate_arn

@@ -1,5 +1,4 @@
-"""Operations: the scaling policy and every alarm, with the metric, dimensions and threshold
-AWS receives."""
+"""Operations: every alarm, with the metric, dimensions and threshold AWS receives."""
 
 from __future__ import annotations
 
@@ -17,22 +16,21 @@ TARGET_GROUP = "targetgroup/backend-tg/73e2d6bc24d8a067"
 DISTRIBUTION = "E2QWRUHAPOMQZL"
 SETTINGS = OperationsSettings(
     region="eu-west-1",
-    scaling_target_requests=1000,
     alarm_email="oncall@example.com",
-    min_healthy_hosts=2,
     target_5xx_threshold=10,
     cloudfront_5xx_rate_threshold=5,
     evaluation_periods=3,
 )
 
 
-def build(**changes: Any) -> Run:
+def build(min_healthy_hosts: int = 2, **changes: Any) -> Run:
     def program() -> None:
         operations = Operations(
             "operations",
             OperationsArgs(
                 settings=dataclasses.replace(SETTINGS, **changes),
                 asg_name="backend-asg-0a1b2c3",
+                min_healthy_hosts=min_healthy_hosts,
                 alb_arn_suffix=ALB,
                 target_group_arn_suffix=TARGET_GROUP,
                 distribution_id=DISTRIBUTION,
@@ -51,20 +49,6 @@ def run() -> Run:
 
 def alarm(run: Run, suffix: str) -> Resource:
     return run.named(f"operations-{suffix}")
-
-
-def test_group_scales_on_requests_per_instance(run: Run) -> None:
-    policy = run.one("aws:autoscaling/policy:Policy")
-
-    assert policy.inputs["autoscalingGroupName"] == "backend-asg-0a1b2c3"
-    assert policy.inputs["policyType"] == "TargetTrackingScaling"
-    assert policy.inputs["targetTrackingConfiguration"] == {
-        "predefinedMetricSpecification": {
-            "predefinedMetricType": "ALBRequestCountPerTarget",
-            "resourceLabel": f"{ALB}/{TARGET_GROUP}",
-        },
-        "targetValue": 1000,
-    }
 
 
 def test_backend_5xx_alarm(run: Run) -> None:

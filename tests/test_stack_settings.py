@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from components.alb_origin import OriginAccess
 from components.dns import DomainSettings
 from components.edge_firewall import EdgeFirewallSettings
 from components.front_door import PriceClass
@@ -47,7 +48,7 @@ def test_dev_stack_is_the_small_cheap_one(dev_config: dict[str, str]) -> None:
     assert settings.backend.app_port == 8080
     assert settings.backend.health_check_path == "/health"
     assert settings.backend.deletion_protection is False
-    assert settings.backend.internal_alb is False
+    assert settings.backend.origin_access is OriginAccess.PUBLIC_ALB
     assert settings.backend.instance_tags == {
         "Project": "cdn-alb-backend",
         "Environment": "dev",
@@ -78,6 +79,7 @@ def test_prod_stack_spans_three_zones_with_headroom() -> None:
 def test_vpc_origin_makes_the_alb_internal(dev_config: dict[str, str]) -> None:
     settings = load(with_overrides(dev_config, {"originAccess": "vpcOrigin"}))
 
+    assert settings.backend.origin_access is OriginAccess.VPC_ORIGIN
     assert settings.backend.internal_alb is True
 
 
@@ -134,11 +136,10 @@ def test_operations_follow_the_group_and_alarm_settings(dev_config: dict[str, st
         )
     )
 
+    assert settings.backend.scaling_target_requests == 1000
     assert settings.operations == OperationsSettings(
         region="us-east-1",
-        scaling_target_requests=1000,
         alarm_email="oncall@example.com",
-        min_healthy_hosts=2,
         target_5xx_threshold=10,
         cloudfront_5xx_rate_threshold=5,
         evaluation_periods=3,
