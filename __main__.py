@@ -7,19 +7,20 @@ resource exists; each component lives in components/.
 import pulumi
 
 from components.backend import LoadBalancedBackend, LoadBalancedBackendArgs
-from components.dns import DomainAlias, DomainAliasArgs, DomainCertificate
-from components.edge_firewall import EdgeFirewall
+from components.dns import DomainAlias, DomainAliasArgs, DomainCertificate, DomainCertificateArgs
+from components.edge_firewall import EdgeFirewall, EdgeFirewallArgs
 from components.front_door import CdnFrontDoor, CdnFrontDoorArgs, CustomDomain
-from components.log_bucket import LogBucket
-from components.network import Network
+from components.log_bucket import LogBucket, LogBucketArgs
+from components.network import Network, NetworkArgs
 from components.operations import Operations, OperationsArgs
 from stack_settings import load_settings
 
 settings = load_settings()
 
-logs = LogBucket("logs", settings.logs) if settings.logs else None
+logs = LogBucket("logs", LogBucketArgs(settings.logs)) if settings.logs else None
 network = Network(
-    "network", settings.network, flow_log_destination=logs.flow_log_destination if logs else None
+    "network",
+    NetworkArgs(settings.network, flow_log_destination=logs.flow_log_destination if logs else None),
 )
 backend = LoadBalancedBackend(
     "backend",
@@ -31,9 +32,11 @@ backend = LoadBalancedBackend(
         access_log_bucket=logs.bucket_name if logs else None,
     ),
 )
-firewall = EdgeFirewall("firewall", settings.firewall) if settings.firewall else None
+firewall = (
+    EdgeFirewall("firewall", EdgeFirewallArgs(settings.firewall)) if settings.firewall else None
+)
 domain = settings.domain
-certificate = DomainCertificate("domain", domain) if domain else None
+certificate = DomainCertificate("domain", DomainCertificateArgs(domain)) if domain else None
 front_door = CdnFrontDoor(
     "front-door",
     CdnFrontDoorArgs(

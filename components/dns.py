@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components import component_types
+
 CERTIFICATE_REGION = "us-east-1"
 VALIDATION_RECORD_TTL = 60
 LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -65,6 +67,11 @@ class DomainSettings:
     hosted_zone_id: str
 
 
+@dataclass(frozen=True)
+class DomainCertificateArgs:
+    settings: DomainSettings
+
+
 class DomainCertificate(pulumi.ComponentResource):
     """An ACM certificate for the domain in us-east-1, validated through DNS records."""
 
@@ -74,10 +81,11 @@ class DomainCertificate(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        settings: DomainSettings,
+        args: DomainCertificateArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("cdn-alb-backend:dns:DomainCertificate", name, None, opts)
+        super().__init__(component_types.DOMAIN_CERTIFICATE, name, None, opts)
+        settings = args.settings
         child = pulumi.ResourceOptions(parent=self)
 
         # A replacement is created before the old certificate is deleted (Pulumi's default
@@ -131,7 +139,7 @@ class DomainAlias(pulumi.ComponentResource):
         args: DomainAliasArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("cdn-alb-backend:dns:DomainAlias", name, None, opts)
+        super().__init__(component_types.DOMAIN_ALIAS, name, None, opts)
 
         for record_type in ("A", "AAAA"):
             aws.route53.Record(

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components import component_types
+
 CLOUDFRONT_REGION = "us-east-1"
 RATE_WINDOW_SECONDS = 300
 # AWS managed rule groups, cheapest first-line protection for an API
@@ -37,16 +39,32 @@ def _visibility(metric_name: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgs:
     )
 
 
+@dataclass(frozen=True)
+class EdgeFirewallArgs:
+    settings: EdgeFirewallSettings
+
+
 class EdgeFirewall(pulumi.ComponentResource):
     web_acl_arn: pulumi.Output[str]
 
     def __init__(
         self,
         name: str,
-        settings: EdgeFirewallSettings,
+        args: EdgeFirewallArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("cdn-alb-backend:firewall:EdgeFirewall", name, None, opts)
+        super().__init__(
+            component_types.EDGE_FIREWALL,
+            name,
+            None,
+            pulumi.ResourceOptions.merge(
+                opts,
+                pulumi.ResourceOptions(
+                    aliases=[pulumi.Alias(type_=component_types.EDGE_FIREWALL_BEFORE)]
+                ),
+            ),
+        )
+        settings = args.settings
 
         rate_rule = aws.wafv2.WebAclRuleArgs(
             name="rate-limit-per-ip",

@@ -13,6 +13,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components import component_types
+
 ALB_LOG_PREFIX = "alb"  # the ALB adds "/AWSLogs/<account>/..." itself
 CLOUDFRONT_LOG_PREFIX = "cloudfront/"
 FLOW_LOG_PREFIX = "vpc-flow-logs/"
@@ -95,6 +97,11 @@ def bucket_policy(bucket_arn: str, elb_account_arn: str | None, flow_logs: bool)
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+@dataclass(frozen=True)
+class LogBucketArgs:
+    settings: LogBucketSettings
+
+
 class LogBucket(pulumi.ComponentResource):
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
@@ -104,10 +111,21 @@ class LogBucket(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        settings: LogBucketSettings,
+        args: LogBucketArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("cdn-alb-backend:logs:LogBucket", name, None, opts)
+        super().__init__(
+            component_types.LOG_BUCKET,
+            name,
+            None,
+            pulumi.ResourceOptions.merge(
+                opts,
+                pulumi.ResourceOptions(
+                    aliases=[pulumi.Alias(type_=component_types.LOG_BUCKET_BEFORE)]
+                ),
+            ),
+        )
+        settings = args.settings
         child = pulumi.ResourceOptions(parent=self)
 
         # force_destroy: a stack's logs go with the stack; otherwise `pulumi destroy` fails on

@@ -14,6 +14,8 @@ from enum import StrEnum
 import pulumi
 import pulumi_aws as aws
 
+from components import component_types
+
 # The subnet layout is fixed by MAX_AZ_COUNT, not by the zones in use, so adding a zone later
 # adds subnets without renumbering (and so replacing) the existing ones.
 MIN_AZ_COUNT = 2  # an ALB needs subnets in two zones
@@ -39,6 +41,12 @@ class NetworkSettings:
     availability_zones: tuple[str, ...]
     nat_gateways: NatGateways
     region: str
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    settings: NetworkSettings
+    flow_log_destination: pulumi.Input[str] | None = None  # an S3 ARN (bucket/prefix/); None: off
 
 
 @dataclass(frozen=True)
@@ -72,11 +80,11 @@ class Network(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        settings: NetworkSettings,
-        flow_log_destination: pulumi.Input[str] | None = None,  # an S3 ARN (bucket/prefix/)
+        args: NetworkArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("cdn-alb-backend:network:Network", name, None, opts)
+        super().__init__(component_types.NETWORK, name, None, opts)
+        settings, flow_log_destination = args.settings, args.flow_log_destination
         child = pulumi.ResourceOptions(parent=self)
 
         vpc = aws.ec2.Vpc(

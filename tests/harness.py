@@ -314,9 +314,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 def _alias_names(request: Any) -> tuple[str, ...]:
-    """The name (or full URN) of each alias a registration carries."""
+    """Each alias a registration carries: its former name, else its former type, else its URN."""
     return tuple(
-        alias.spec.name if alias.HasField("spec") else alias.urn for alias in request.aliases
+        (alias.spec.name or alias.spec.type) if alias.HasField("spec") else alias.urn
+        for alias in request.aliases
     ) + tuple(request.aliasURNs)
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from components.dns import DomainAlias, DomainAliasArgs, DomainCertificate, DomainSettings
+from components.dns import (
+    DomainAlias,
+    DomainAliasArgs,
+    DomainCertificate,
+    DomainCertificateArgs,
+    DomainSettings,
+)
 from tests.harness import HOSTED_ZONES, Run, run_pulumi
 
 ZONE_ID = HOSTED_ZONES["example.com"]
@@ -16,10 +22,12 @@ def certificate_run() -> Run:
     def program() -> None:
         certificate = DomainCertificate(
             "domain",
-            DomainSettings(
-                domain_name="api.example.com",
-                hosted_zone_name="example.com",
-                hosted_zone_id=ZONE_ID,
+            DomainCertificateArgs(
+                DomainSettings(
+                    domain_name="api.example.com",
+                    hosted_zone_name="example.com",
+                    hosted_zone_id=ZONE_ID,
+                )
             ),
         )
         pulumi.export("certificate_arn", certificate.certificate_arn)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from components.edge_firewall import EdgeFirewall, EdgeFirewallSettings
+from components.edge_firewall import EdgeFirewall, EdgeFirewallArgs, EdgeFirewallSettings
 from tests.harness import Resource, Run, run_pulumi
 
 
 def build(rate_limit: int = 2000) -> Run:
     def program() -> None:
-        firewall = EdgeFirewall("firewall", EdgeFirewallSettings(rate_limit=rate_limit))
+        firewall = EdgeFirewall(
+            "firewall", EdgeFirewallArgs(EdgeFirewallSettings(rate_limit=rate_limit))
+        )
         pulumi.export("web_acl_arn", firewall.web_acl_arn)
 
     return run_pulumi(program, {})
@@ -88,7 +90,9 @@ def test_metrics_and_sampled_requests_are_on_everywhere(acl: Resource) -> None:
 
 
 def test_outputs_and_parenting(run: Run, acl: Resource) -> None:
-    component = run.one("cdn-alb-backend:firewall:EdgeFirewall")
+    component = run.one("cdn-alb-backend:edge_firewall:EdgeFirewall")
+    # Renamed from cdn-alb-backend:firewall:EdgeFirewall; the alias keeps existing stacks' ACL.
+    assert component.aliases == ("cdn-alb-backend:firewall:EdgeFirewall",)
 
     assert run.exports == {"web_acl_arn": acl.outputs["arn"]}
     assert acl.parent_urn == component.urn

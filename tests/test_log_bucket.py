@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.log_bucket import LogBucket, LogBucketSettings
+from components.log_bucket import LogBucket, LogBucketArgs, LogBucketSettings
 from tests.harness import ELB_ACCOUNT_US_EAST_1, ELB_SERVICE_ACCOUNT_TOKEN, Run, run_pulumi
 
 BUCKET_ARN = "arn:aws:s3:::logs-bucket-0a1b2c3"
@@ -18,7 +18,9 @@ def build(retention_days: int = 90, flow_logs: bool = False, region: str = "us-e
     def program() -> None:
         logs = LogBucket(
             "logs",
-            LogBucketSettings(retention_days=retention_days, flow_logs=flow_logs, region=region),
+            LogBucketArgs(
+                LogBucketSettings(retention_days=retention_days, flow_logs=flow_logs, region=region)
+            ),
         )
         pulumi.export("bucket_name", logs.bucket_name)
         pulumi.export("bucket_arn", logs.bucket_arn)
@@ -134,7 +136,9 @@ def test_bucket_can_be_destroyed_with_its_logs(run: Run) -> None:
 
 def test_outputs_and_parenting(run: Run) -> None:
     bucket = run.one("aws:s3/bucket:Bucket")
-    component = run.one("cdn-alb-backend:logs:LogBucket")
+    component = run.one("cdn-alb-backend:log_bucket:LogBucket")
+    # Renamed from cdn-alb-backend:logs:LogBucket; the alias keeps existing stacks' bucket.
+    assert component.aliases == ("cdn-alb-backend:logs:LogBucket",)
 
     assert run.exports == {
         "bucket_name": bucket.outputs["bucket"],

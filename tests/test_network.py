@@ -8,7 +8,7 @@ import ipaddress
 import pulumi
 import pytest
 
-from components.network import NatGateways, Network, NetworkSettings
+from components.network import NatGateways, Network, NetworkArgs, NetworkSettings
 from tests.harness import Resource, Run, run_pulumi
 
 TWO_ZONES = ("us-east-1a", "us-east-1b")
@@ -24,8 +24,10 @@ def build(
     def program() -> None:
         network = Network(
             "network",
-            NetworkSettings(
-                vpc_cidr=cidr, availability_zones=zones, nat_gateways=nat, region="us-east-1"
+            NetworkArgs(
+                NetworkSettings(
+                    vpc_cidr=cidr, availability_zones=zones, nat_gateways=nat, region="us-east-1"
+                )
             ),
         )
         pulumi.export("vpc_id", network.vpc_id)

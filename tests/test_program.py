@@ -28,8 +28,8 @@ STACK_KEYS = (
     "accessLogs",
 )
 OPTIONAL_COMPONENTS = {
-    "cdn-alb-backend:firewall:EdgeFirewall",
-    "cdn-alb-backend:logs:LogBucket",
+    "cdn-alb-backend:edge_firewall:EdgeFirewall",
+    "cdn-alb-backend:log_bucket:LogBucket",
     "cdn-alb-backend:dns:DomainCertificate",
     "cdn-alb-backend:dns:DomainAlias",
 }
