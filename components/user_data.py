@@ -17,6 +17,8 @@ APP_DIR = Path(__file__).parent / "backend_app"
 SERVER_PATH = "/opt/backend/server.py"
 UNIT_PATH = "/etc/systemd/system/backend.service"
 USER_DATA_LIMIT = 16 * 1024  # bytes, before base64: the EC2 limit
+# Linux lets only CAP_NET_BIND_SERVICE bind below this port (net.ipv4.ip_unprivileged_port_start).
+FIRST_UNPRIVILEGED_PORT = 1024
 
 
 class _LiteralDumper(yaml.SafeDumper):
@@ -32,11 +34,33 @@ def _represent_text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _LiteralDumper.add_representer(str, _represent_text)
 
 
+def _port_privileges(app_port: int) -> str:
+    """The unit's capability lines: none at all, unless the port needs one to be bound."""
+    if app_port >= FIRST_UNPRIVILEGED_PORT:
+        # A user namespace of its own on top: whatever the service runs as, it holds no
+        # capability on the host.
+        return "CapabilityBoundingSet=\nAmbientCapabilities=\nPrivateUsers=yes"
+    # PrivateUsers= would confine the capability to a user namespace that does not own the host's
+    # network, where it no longer lets the service bind a low port.
+    return (
+        "CapabilityBoundingSet=CAP_NET_BIND_SERVICE\n"
+        "AmbientCapabilities=CAP_NET_BIND_SERVICE\n"
+        "PrivateUsers=no"
+    )
+
+
+def service_unit(app_port: int, health_check_path: str) -> str:
+    """The systemd unit that runs the service, as written to the instance."""
+    return Template((APP_DIR / "backend.service").read_text()).substitute(
+        port=app_port,
+        health_path=health_check_path,
+        port_privileges=_port_privileges(app_port),
+    )
+
+
 def cloud_config(app_port: int, health_check_path: str) -> str:
     """The cloud-config document, in plain text."""
-    unit = Template((APP_DIR / "backend.service").read_text()).substitute(
-        port=app_port, health_path=health_check_path
-    )
+    unit = service_unit(app_port, health_check_path)
     document: dict[str, Any] = {
         # Nothing to download at boot: the instances may have no route to the internet.
         "package_update": False,

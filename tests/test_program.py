@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from components.backend_app.server import IDLE_TIMEOUT_SECONDS
 from stack_settings import SettingsError
 from tests.conftest import STACKS
 from tests.harness import (
@@ -313,3 +314,15 @@ def test_scaling_policy_waits_until_the_target_group_takes_traffic(stack_file: s
     forward_rule = run.one("aws:lb/listenerRule:ListenerRule")
 
     assert forward_rule.urn in policy.dependencies
+
+
+@pytest.mark.parametrize("stack_file", STACKS)
+def test_each_hop_outlasts_the_idle_connections_of_the_hop_in_front(stack_file: str) -> None:
+    run = run_stack(stack_file)
+    [origin] = unwrap_secret(distribution(run).inputs["origins"])
+    alb = run.one("aws:lb/loadBalancer:LoadBalancer")
+
+    keepalive = origin["customOriginConfig"]["originKeepaliveTimeout"]
+    assert keepalive == 60  # the most CloudFront allows: warm connections for sparse traffic
+    assert origin["customOriginConfig"]["originReadTimeout"] < alb.inputs["idleTimeout"]
+    assert keepalive < alb.inputs["idleTimeout"] < IDLE_TIMEOUT_SECONDS

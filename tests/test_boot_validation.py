@@ -1,0 +1,214 @@
+"""What the instances boot, read by the tools that will read it: cloud-init's schema check of the
+user data, and systemd's checks of the unit it installs.
+
+    cloud-init schema --config-file <user data>            (Debian package cloud-init)
+    systemd-analyze verify --root=<root> <root>/etc/systemd/system/backend.service
+    systemd-analyze security --offline=true --threshold=20 [--json=short] <unit file>
+                                                            (Debian package systemd)
+
+`verify` checks that ExecStart's program exists and is executable. This machine is not an Amazon
+Linux instance, so the unit is verified inside a stand-in root instead of against the host: the
+files the user data writes (write_files), plus what the image itself provides to them, an
+executable /usr/bin/python3 and the systemd targets the unit depends on. The host's own files then
+can neither hide a wrong path nor raise a false alarm. Any output of `verify` fails the test: it
+exits 0 on warnings such as an unknown directive, which systemd ignores at boot.
+
+A missing tool skips its tests, naming the Debian package; .ci/run installs both.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.user_data import SERVER_PATH, UNIT_PATH, cloud_config
+
+MAX_EXPOSURE = 2.0  # systemd-analyze security's scale: 0 (locked down) to 10 (unprotected)
+# The health check path stack_settings accepts at its longest: "/" and 254 characters.
+LONGEST_HEALTH_PATH = "/" + ("status/live_probe-v1.0~" * 12)[:254]
+RENDERS: dict[str, tuple[int, str]] = {
+    "default": (8080, "/health"),
+    "privileged-port": (80, "/health"),
+    "longest-health-path": (65535, LONGEST_HEALTH_PATH),
+}
+# DefaultDependencies= ties every service to the first three; the unit itself names the others.
+IMAGE_TARGETS = (
+    "sysinit.target",
+    "basic.target",
+    "shutdown.target",
+    "network-online.target",
+    "multi-user.target",
+)
+# The checks of `security` that the unit fails whatever its settings, and why.
+UNAVOIDABLE_EXPOSURES = {
+    "RootDirectory=/RootImage=",  # it runs the image's own python3
+    "RestrictAddressFamilies=~AF_(INET|INET6)",  # it serves HTTP over TCP
+    "PrivateNetwork=",  # on the instance's network
+    "IPAddressDeny=",  # to the ALB, from VPC addresses that the security group already limits
+    "DeviceAllow=",  # ProtectClock= leaves the real-time clock readable
+}
+# A port below 1024 needs CAP_NET_BIND_SERVICE on the host, so no user namespace of its own.
+NET_BIND_CHECKS = {
+    "AmbientCapabilities=",
+    "CapabilityBoundingSet=~CAP_NET_(BIND_SERVICE|BROADCAST|RAW)",
+    "PrivateUsers=",
+}
+OVERALL_EXPOSURE = re.compile(r"Overall exposure level for \S+: ([0-9.]+)")
+# cloud-init 22.x says "Valid cloud-config: <file>"; later releases "Valid schema <file>".
+VALID_SCHEMA = re.compile(r"^Valid (cloud-config|schema)\b", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Boot:
+    """One rendering of the user data, and the files it writes laid out under `root`."""
+
+    app_port: int
+    document: Path  # the cloud-config, as the instance receives it
+    root: Path
+
+    @property
+    def unit(self) -> Path:
+        return self.root / UNIT_PATH.lstrip("/")
+
+
+def tool(name: str, package: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed: apt-get install {package}")
+    return path
+
+
+def lay_out_instance_root(config: dict[str, Any], root: Path) -> None:
+    for entry in config["write_files"]:
+        target = root / entry["path"].lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(entry["content"])
+        target.chmod(int(entry["permissions"], 8))
+    python = root / "usr" / "bin" / "python3"
+    python.parent.mkdir(parents=True)
+    python.write_text("#!/bin/sh\n")  # verify checks only that it is an executable file
+    python.chmod(0o755)
+    units = root / "usr" / "lib" / "systemd" / "system"
+    units.mkdir(parents=True)
+    for target_name in IMAGE_TARGETS:
+        (units / target_name).write_text("[Unit]\nDescription=Stand-in for the image's own unit\n")
+
+
+@pytest.fixture(scope="module")
+def boots(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Boot]:
+    rendered = {}
+    for name, (app_port, health_check_path) in RENDERS.items():
+        directory = tmp_path_factory.mktemp(name)
+        text = cloud_config(app_port, health_check_path)
+        document = directory / "user-data.yaml"
+        document.write_text(text)
+        root = directory / "root"
+        lay_out_instance_root(yaml.safe_load(text), root)
+        rendered[name] = Boot(app_port=app_port, document=document, root=root)
+    return rendered
+
+
+@pytest.fixture(scope="module")
+def schema_checks(boots: dict[str, Boot]) -> dict[str, tuple[int, str, str]]:
+    """Exit status, stdout and stderr of `cloud-init schema` for each rendering.
+
+    Each run spends about 0.2 s importing cloud-init: they run side by side, once per rendering.
+    """
+    cloud_init = tool("cloud-init", "cloud-init")
+    running = {
+        name: subprocess.Popen(  # noqa: S603 -- the installed cloud-init, on our own file
+            [cloud_init, "schema", "--config-file", str(boot.document)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, boot in boots.items()
+    }
+    results = {}
+    try:
+        for name, process in running.items():
+            stdout, stderr = process.communicate(timeout=60)
+            results[name] = (process.returncode, stdout, stderr)
+    finally:
+        for process in running.values():
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    return results
+
+
+def systemd_analyze(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 -- the installed systemd-analyze, on our own files
+        [tool("systemd-analyze", "systemd"), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("name", RENDERS)
+def test_user_data_passes_cloud_init_schema_validation(
+    schema_checks: dict[str, tuple[int, str, str]], name: str
+) -> None:
+    returncode, stdout, stderr = schema_checks[name]
+
+    assert returncode == 0, stdout + stderr
+    assert VALID_SCHEMA.search(stdout), stdout
+    assert "deprecat" not in (stdout + stderr).lower()  # a key a later cloud-init may ignore
+
+
+@pytest.mark.parametrize("name", RENDERS)
+def test_unit_passes_systemd_verify_without_a_warning(boots: dict[str, Boot], name: str) -> None:
+    boot = boots[name]
+
+    result = systemd_analyze("verify", f"--root={boot.root}", str(boot.unit))
+
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+@pytest.mark.parametrize("name", RENDERS)
+def test_unit_runs_the_file_the_user_data_writes(boots: dict[str, Boot], name: str) -> None:
+    [exec_start] = [
+        line for line in boots[name].unit.read_text().splitlines() if line.startswith("ExecStart=")
+    ]
+
+    program, script = exec_start.removeprefix("ExecStart=").split()[:2]
+    assert (program, script) == ("/usr/bin/python3", SERVER_PATH)
+    assert (boots[name].root / SERVER_PATH.lstrip("/")).is_file()
+
+
+@pytest.mark.parametrize("name", RENDERS)
+def test_unit_sandbox_exposure_is_at_most_2(boots: dict[str, Boot], name: str) -> None:
+    # --threshold counts tenths: the command itself fails above an exposure of 2.0.
+    result = systemd_analyze(
+        "security",
+        "--offline=true",
+        f"--threshold={round(MAX_EXPOSURE * 10)}",
+        str(boots[name].unit),
+    )
+
+    exposure = OVERALL_EXPOSURE.search(result.stdout)
+    assert exposure is not None, result.stdout + result.stderr
+    assert float(exposure.group(1)) <= MAX_EXPOSURE, result.stdout
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+@pytest.mark.parametrize("name", RENDERS)
+def test_unit_fails_only_the_security_checks_it_cannot_pass(
+    boots: dict[str, Boot], name: str
+) -> None:
+    boot = boots[name]
+
+    result = systemd_analyze("security", "--offline=true", "--json=short", str(boot.unit))
+
+    failed = {check["name"] for check in json.loads(result.stdout) if check["set"] is False}
+    assert failed == UNAVOIDABLE_EXPOSURES | (NET_BIND_CHECKS if boot.app_port < 1024 else set())
