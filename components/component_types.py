@@ -2,6 +2,8 @@
 the components and the tests. A renamed type keeps its old name as an alias, so existing
 stacks keep their resources instead of replacing them."""
 
+import pulumi
+
 PROJECT = "cdn-alb-backend"
 
 NETWORK = f"{PROJECT}:network:Network"
@@ -16,3 +18,10 @@ OPERATIONS = f"{PROJECT}:operations:Operations"
 # Former names, kept as aliases.
 EDGE_FIREWALL_BEFORE = f"{PROJECT}:firewall:EdgeFirewall"
 LOG_BUCKET_BEFORE = f"{PROJECT}:logs:LogBucket"
+
+
+def formerly(former_type: str, opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
+    """`opts` plus an alias to the component's former type (its children follow it)."""
+    return pulumi.ResourceOptions.merge(
+        opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=former_type)])
+    )

@@ -57,12 +57,7 @@ class EdgeFirewall(pulumi.ComponentResource):
             component_types.EDGE_FIREWALL,
             name,
             None,
-            pulumi.ResourceOptions.merge(
-                opts,
-                pulumi.ResourceOptions(
-                    aliases=[pulumi.Alias(type_=component_types.EDGE_FIREWALL_BEFORE)]
-                ),
-            ),
+            component_types.formerly(component_types.EDGE_FIREWALL_BEFORE, opts),
         )
         settings = args.settings
 

@@ -118,14 +118,10 @@ class LogBucket(pulumi.ComponentResource):
             component_types.LOG_BUCKET,
             name,
             None,
-            pulumi.ResourceOptions.merge(
-                opts,
-                pulumi.ResourceOptions(
-                    aliases=[pulumi.Alias(type_=component_types.LOG_BUCKET_BEFORE)]
-                ),
-            ),
+            component_types.formerly(component_types.LOG_BUCKET_BEFORE, opts),
         )
         settings = args.settings
+        self._name = name
         child = pulumi.ResourceOptions(parent=self)
 
         # force_destroy: a stack's logs go with the stack; otherwise `pulumi destroy` fails on
@@ -140,19 +136,6 @@ class LogBucket(pulumi.ComponentResource):
             restrict_public_buckets=True,
             opts=child,
         )
-        # SSE-S3: ALB access logs cannot be written to a bucket encrypted with SSE-KMS.
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="AES256"
-                    )
-                )
-            ],
-            opts=child,
-        )
         # CloudFront's standard logging writes objects with ACLs, so ACLs stay enabled.
         ownership = aws.s3.BucketOwnershipControls(
             f"{name}-ownership",
@@ -160,24 +143,7 @@ class LogBucket(pulumi.ComponentResource):
             rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerPreferred"),
             opts=child,
         )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-logs",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
-                        days=settings.retention_days
-                    ),
-                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                        days_after_initiation=1
-                    ),
-                )
-            ],
-            opts=child,
-        )
+        self._encryption_and_expiry(bucket, settings.retention_days)
         elb_account_arn = (
             aws.elb.get_service_account_output(opts=pulumi.InvokeOutputOptions(parent=self)).arn
             if settings.region in ELB_ACCOUNT_REGIONS
@@ -215,4 +181,38 @@ class LogBucket(pulumi.ComponentResource):
                 "bucket_domain_name": self.bucket_domain_name,
                 "flow_log_destination": self.flow_log_destination,
             }
+        )
+
+    def _encryption_and_expiry(self, bucket: aws.s3.Bucket, retention_days: int) -> None:
+        name, child = self._name, pulumi.ResourceOptions(parent=self)
+        # SSE-S3: ALB access logs cannot be written to a bucket encrypted with SSE-KMS.
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="AES256"
+                    )
+                )
+            ],
+            opts=child,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-logs",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                        days=retention_days
+                    ),
+                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                        days_after_initiation=1
+                    ),
+                )
+            ],
+            opts=child,
         )

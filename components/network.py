@@ -72,6 +72,17 @@ def subnet_layout(vpc_cidr: str, availability_zones: tuple[str, ...]) -> list[Su
 FLOW_LOG_AGGREGATION_SECONDS = 600
 
 
+@dataclass(frozen=True)
+class _Zone:
+    """One zone's subnets and the private subnet's route table."""
+
+    suffix: str  # us-east-1a -> a: names its resources
+    public_subnet: aws.ec2.Subnet
+    public_association: aws.ec2.RouteTableAssociation
+    private_subnet: aws.ec2.Subnet
+    private_routes: aws.ec2.RouteTable
+
+
 class Network(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
     public_subnet_ids: list[pulumi.Output[str]]
@@ -84,8 +95,9 @@ class Network(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(component_types.NETWORK, name, None, opts)
-        settings, flow_log_destination = args.settings, args.flow_log_destination
-        child = pulumi.ResourceOptions(parent=self)
+        settings = args.settings
+        self._name = name
+        self._child = pulumi.ResourceOptions(parent=self)
 
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
@@ -93,25 +105,25 @@ class Network(pulumi.ComponentResource):
             enable_dns_support=True,
             enable_dns_hostnames=True,
             tags={"Name": f"{name}-vpc"},
-            opts=child,
+            opts=self._child,
         )
-        if flow_log_destination is not None:
+        if args.flow_log_destination is not None:
             aws.ec2.FlowLog(
                 f"{name}-flow-log",
                 vpc_id=vpc.id,
                 traffic_type="ALL",
                 log_destination_type="s3",
-                log_destination=flow_log_destination,
+                log_destination=args.flow_log_destination,
                 max_aggregation_interval=FLOW_LOG_AGGREGATION_SECONDS,
-                opts=child,
+                opts=self._child,
             )
         # Adopting the default security group with no rules strips the allow-all rules AWS
         # creates (FSBP EC2.2); nothing here uses it.
         aws.ec2.DefaultSecurityGroup(
-            f"{name}-default-sg", vpc_id=vpc.id, ingress=[], egress=[], opts=child
+            f"{name}-default-sg", vpc_id=vpc.id, ingress=[], egress=[], opts=self._child
         )
         internet_gateway = aws.ec2.InternetGateway(
-            f"{name}-igw", vpc_id=vpc.id, tags={"Name": f"{name}-igw"}, opts=child
+            f"{name}-igw", vpc_id=vpc.id, tags={"Name": f"{name}-igw"}, opts=self._child
         )
         public_routes = aws.ec2.RouteTable(
             f"{name}-public-rt",
@@ -120,102 +132,21 @@ class Network(pulumi.ComponentResource):
                 aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=internet_gateway.id)
             ],
             tags={"Name": f"{name}-public"},
-            opts=child,
+            opts=self._child,
         )
-
-        public_subnets: list[aws.ec2.Subnet] = []
-        public_associations: list[aws.ec2.RouteTableAssociation] = []
-        private_subnets: list[aws.ec2.Subnet] = []
-        private_route_tables: list[aws.ec2.RouteTable] = []
-        zone_suffixes: list[str] = []
-        for pair in subnet_layout(settings.vpc_cidr, settings.availability_zones):
-            suffix = pair.availability_zone[-1]  # us-east-1a -> a
-            public = aws.ec2.Subnet(
-                f"{name}-public-{suffix}",
-                vpc_id=vpc.id,
-                cidr_block=pair.public_cidr,
-                availability_zone=pair.availability_zone,
-                # Nothing here needs a public IP: the ALB gets its own, instances are private.
-                map_public_ip_on_launch=False,
-                tags={"Name": f"{name}-public-{pair.availability_zone}"},
-                opts=child,
-            )
-            public_association = aws.ec2.RouteTableAssociation(
-                f"{name}-public-rta-{suffix}",
-                subnet_id=public.id,
-                route_table_id=public_routes.id,
-                opts=child,
-            )
-            private = aws.ec2.Subnet(
-                f"{name}-private-{suffix}",
-                vpc_id=vpc.id,
-                cidr_block=pair.private_cidr,
-                availability_zone=pair.availability_zone,
-                map_public_ip_on_launch=False,
-                tags={"Name": f"{name}-private-{pair.availability_zone}"},
-                opts=child,
-            )
-            # One route table per zone in every NAT mode, so switching modes changes routes
-            # only, never the tables or their associations.
-            private_routes = aws.ec2.RouteTable(
-                f"{name}-private-rt-{suffix}",
-                vpc_id=vpc.id,
-                tags={"Name": f"{name}-private-{pair.availability_zone}"},
-                opts=child,
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-private-rta-{suffix}",
-                subnet_id=private.id,
-                route_table_id=private_routes.id,
-                opts=child,
-            )
-            public_subnets.append(public)
-            public_associations.append(public_association)
-            private_subnets.append(private)
-            private_route_tables.append(private_routes)
-            zone_suffixes.append(suffix)
-
-        # none: no NAT; single: one in the first zone for all; perAz: each zone its own.
-        nat_zones = {NatGateways.NONE: 0, NatGateways.SINGLE: 1}.get(
-            settings.nat_gateways, len(zone_suffixes)
-        )
-        nat_gateway_ids: list[pulumi.Output[str]] = []
-        for suffix, public in list(zip(zone_suffixes, public_subnets, strict=True))[:nat_zones]:
-            address = aws.ec2.Eip(
-                f"{name}-nat-ip-{suffix}",
-                domain="vpc",
-                tags={"Name": f"{name}-nat-{suffix}"},
-                opts=child,
-            )
-            nat = aws.ec2.NatGateway(
-                f"{name}-nat-{suffix}",
-                subnet_id=public.id,
-                allocation_id=address.allocation_id,
-                connectivity_type="public",
-                tags={"Name": f"{name}-nat-{suffix}"},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[internet_gateway]),
-            )
-            nat_gateway_ids.append(nat.id)
-        if nat_gateway_ids:
-            for index, (suffix, table) in enumerate(
-                zip(zone_suffixes, private_route_tables, strict=True)
-            ):
-                aws.ec2.Route(
-                    f"{name}-private-default-{suffix}",
-                    route_table_id=table.id,
-                    destination_cidr_block="0.0.0.0/0",
-                    nat_gateway_id=nat_gateway_ids[index % len(nat_gateway_ids)],
-                    opts=child,
-                )
-
+        zones = [
+            self._zone(vpc, public_routes, pair)
+            for pair in subnet_layout(settings.vpc_cidr, settings.availability_zones)
+        ]
+        self._nat_routes(settings.nat_gateways, zones, internet_gateway)
         aws.ec2.VpcEndpoint(
             f"{name}-s3",
             vpc_id=vpc.id,
             service_name=f"com.amazonaws.{settings.region}.s3",
             vpc_endpoint_type="Gateway",
-            route_table_ids=[table.id for table in private_route_tables],
+            route_table_ids=[zone.private_routes.id for zone in zones],
             tags={"Name": f"{name}-s3"},
-            opts=child,
+            opts=self._child,
         )
 
         self.vpc_id = vpc.id
@@ -223,12 +154,12 @@ class Network(pulumi.ComponentResource):
         # internet-facing ALB created earlier fails (InvalidSubnet), and one destroyed later
         # blocks the gateway's detachment. Its users wait for both, and are destroyed first.
         self.public_subnet_ids = [
-            pulumi.Output.all(subnet.id, internet_gateway.id, association.id).apply(
-                lambda values: str(values[0])
-            )
-            for subnet, association in zip(public_subnets, public_associations, strict=True)
+            pulumi.Output.all(
+                zone.public_subnet.id, internet_gateway.id, zone.public_association.id
+            ).apply(lambda values: str(values[0]))
+            for zone in zones
         ]
-        self.private_subnet_ids = [subnet.id for subnet in private_subnets]
+        self.private_subnet_ids = [zone.private_subnet.id for zone in zones]
         self.register_outputs(
             {
                 "vpc_id": self.vpc_id,
@@ -236,3 +167,84 @@ class Network(pulumi.ComponentResource):
                 "private_subnet_ids": self.private_subnet_ids,
             }
         )
+
+    def _zone(self, vpc: aws.ec2.Vpc, public_routes: aws.ec2.RouteTable, pair: SubnetPair) -> _Zone:
+        name, child, zone = self._name, self._child, pair.availability_zone
+        suffix = zone[-1]  # us-east-1a -> a
+        public = aws.ec2.Subnet(
+            f"{name}-public-{suffix}",
+            vpc_id=vpc.id,
+            cidr_block=pair.public_cidr,
+            availability_zone=zone,
+            # Nothing here needs a public IP: the ALB gets its own, instances are private.
+            map_public_ip_on_launch=False,
+            tags={"Name": f"{name}-public-{zone}"},
+            opts=child,
+        )
+        public_association = aws.ec2.RouteTableAssociation(
+            f"{name}-public-rta-{suffix}",
+            subnet_id=public.id,
+            route_table_id=public_routes.id,
+            opts=child,
+        )
+        private = aws.ec2.Subnet(
+            f"{name}-private-{suffix}",
+            vpc_id=vpc.id,
+            cidr_block=pair.private_cidr,
+            availability_zone=zone,
+            map_public_ip_on_launch=False,
+            tags={"Name": f"{name}-private-{zone}"},
+            opts=child,
+        )
+        # One route table per zone in every NAT mode, so switching modes changes routes only,
+        # never the tables or their associations.
+        private_routes = aws.ec2.RouteTable(
+            f"{name}-private-rt-{suffix}",
+            vpc_id=vpc.id,
+            tags={"Name": f"{name}-private-{zone}"},
+            opts=child,
+        )
+        aws.ec2.RouteTableAssociation(
+            f"{name}-private-rta-{suffix}",
+            subnet_id=private.id,
+            route_table_id=private_routes.id,
+            opts=child,
+        )
+        return _Zone(suffix, public, public_association, private, private_routes)
+
+    def _nat_routes(
+        self,
+        nat_gateways: NatGateways,
+        zones: list[_Zone],
+        internet_gateway: aws.ec2.InternetGateway,
+    ) -> None:
+        """none: no NAT; single: one in the first zone for all; perAz: each zone its own."""
+        name = self._name
+        nat_zones = {NatGateways.NONE: 0, NatGateways.SINGLE: 1}.get(nat_gateways, len(zones))
+        nat_gateway_ids: list[pulumi.Output[str]] = []
+        for zone in zones[:nat_zones]:
+            address = aws.ec2.Eip(
+                f"{name}-nat-ip-{zone.suffix}",
+                domain="vpc",
+                tags={"Name": f"{name}-nat-{zone.suffix}"},
+                opts=self._child,
+            )
+            nat = aws.ec2.NatGateway(
+                f"{name}-nat-{zone.suffix}",
+                subnet_id=zone.public_subnet.id,
+                allocation_id=address.allocation_id,
+                connectivity_type="public",
+                tags={"Name": f"{name}-nat-{zone.suffix}"},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[internet_gateway]),
+            )
+            nat_gateway_ids.append(nat.id)
+        if not nat_gateway_ids:
+            return
+        for index, zone in enumerate(zones):
+            aws.ec2.Route(
+                f"{name}-private-default-{zone.suffix}",
+                route_table_id=zone.private_routes.id,
+                destination_cidr_block="0.0.0.0/0",
+                nat_gateway_id=nat_gateway_ids[index % len(nat_gateway_ids)],
+                opts=self._child,
+            )
