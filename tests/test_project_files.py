@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import pulumi
 import pytest
 import yaml
 
+from scripts import config_table
 from stack_settings import load_settings
 from tests.conftest import STACKS
 from tests.harness import PROJECT, PROJECT_DIR, PROJECT_NAME, run_pulumi, stack_config
@@ -77,8 +77,13 @@ def test_settings_read_exactly_the_declared_keys(monkeypatch: pytest.MonkeyPatch
     assert read == set(DECLARED)
 
 
-def test_readme_documents_every_key() -> None:
+def test_readme_config_table_is_the_one_pulumi_yaml_renders() -> None:
     readme = (PROJECT_DIR / "README.md").read_text()
-    documented = set(re.findall(r"^\| `([A-Za-z0-9:]+)` \|", readme, flags=re.MULTILINE))
+    table = readme.split(config_table.START, 1)[1].split(config_table.END, 1)[0]
 
-    assert set(DECLARED) <= documented, set(DECLARED) - documented
+    assert table.strip() == config_table.render().strip(), (
+        "README's configuration table is out of date: run `make docs`"
+    )
+    for key, declaration in DECLARED.items():
+        assert f"| `{key}` | {declaration['type']} |" in table
+        assert declaration["description"] in table
