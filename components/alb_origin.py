@@ -18,7 +18,7 @@ import pulumi
 class OriginAccess(StrEnum):
     """How CloudFront reaches the load balancer."""
 
-    PUBLIC_ALB = "publicAlb"  # an internet-facing ALB, as the seeds' walkthrough builds it
+    PUBLIC_ALB = "publicAlb"  # an internet-facing ALB, as the console walkthrough builds it
     VPC_ORIGIN = "vpcOrigin"  # an internal ALB behind a CloudFront VPC origin
 
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Latency benchmark of the backend service (components/backend_app/server.py) with wrk.
+"""Latency benchmark of the backend service (components/backend/app/server.py) with wrk.
 
     apt-get install wrk
     python scripts/bench_backend.py                            # the service in this checkout
-    git show HEAD:components/backend_app/server.py > /tmp/server.py
+    git show HEAD:components/backend/app/server.py > /tmp/server.py
     python scripts/bench_backend.py --server /tmp/server.py    # any other version of it
 
 Starts the service on 127.0.0.1 (a free port; no other traffic), then runs wrk twice against
@@ -35,7 +35,9 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_SERVER = Path(__file__).resolve().parent.parent / "components" / "backend_app" / "server.py"
+DEFAULT_SERVER = (
+    Path(__file__).resolve().parent.parent / "components" / "backend" / "app" / "server.py"
+)
 HOST = "127.0.0.1"
 SINGLE_P50_TARGET_MS = 1.0
 CONCURRENT_P99_TARGET_MS = 100.0

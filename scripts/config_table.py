@@ -76,7 +76,7 @@ def replace_table(readme: str, table: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="Renders the README's configuration table.")
     parser.add_argument("--write", action="store_true", help="update README.md in place")
     options = parser.parse_args()
     table = render()

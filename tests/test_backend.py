@@ -25,7 +25,7 @@ from tests.harness import (
     unwrap_secret,
 )
 
-APP_DIR = Path(__file__).resolve().parent.parent / "components" / "backend_app"
+APP_DIR = Path(__file__).resolve().parent.parent / "components" / "backend" / "app"
 SETTINGS = BackendSettings(
     instance_type="t4g.micro",
     architecture="arm64",

@@ -14,12 +14,14 @@ from types import ModuleType
 
 import pytest
 
-SERVER_FILE = Path(__file__).resolve().parent.parent / "components" / "backend_app" / "server.py"
+SERVER_FILE = (
+    Path(__file__).resolve().parent.parent / "components" / "backend" / "app" / "server.py"
+)
 SEVEN_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
 
 
 def load_server_module() -> ModuleType:
-    # components/backend_app is shipped to the instances as files, not imported as a package.
+    # components/backend/app is shipped to the instances as files, not imported as a package.
     spec = importlib.util.spec_from_file_location("backend_server", SERVER_FILE)
     assert spec is not None
     assert spec.loader is not None

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.user_data import SERVER_PATH, UNIT_PATH, cloud_config
+from components.backend.user_data import SERVER_PATH, UNIT_PATH, cloud_config
 
 MAX_EXPOSURE = 2.0  # systemd-analyze security's scale: 0 (locked down) to 10 (unprotected)
 # The health check path stack_settings accepts at its longest: "/" and 254 characters.

@@ -1,4 +1,4 @@
-"""CdnFrontDoor: the distribution configured exactly as the seeds set it up in the console."""
+"""CdnFrontDoor: the distribution configured exactly as the console walkthrough sets it up."""
 
 from __future__ import annotations
 

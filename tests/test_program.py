@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.backend_app.server import IDLE_TIMEOUT_SECONDS
+from components.backend.app.server import IDLE_TIMEOUT_SECONDS
 from stack_settings import SettingsError
 from tests.conftest import STACKS
 from tests.harness import (
@@ -56,7 +56,7 @@ def distribution(run: Run) -> Resource:
     return run.one("aws:cloudfront/distribution:Distribution")
 
 
-def test_distribution_fronts_the_alb_as_the_seeds_configure_it(
+def test_distribution_fronts_the_alb_as_the_walkthrough_configures_it(
     stack: tuple[dict[str, str], Run],
 ) -> None:
     config, run = stack

@@ -1,6 +1,6 @@
 """The instances' user data: cloud-init that installs the backend service and starts it.
 
-The service is a single standard-library Python file (components/backend_app/server.py) run by
+The service is a single standard-library Python file (components/backend/app/server.py) run by
 Amazon Linux 2023's own python3, so booting needs no package download and no internet access.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-APP_DIR = Path(__file__).parent / "backend_app"
+APP_DIR = Path(__file__).parent / "app"
 SERVER_PATH = "/opt/backend/server.py"
 UNIT_PATH = "/etc/systemd/system/backend.service"
 USER_DATA_LIMIT = 16 * 1024  # bytes, before base64: the EC2 limit

@@ -21,9 +21,9 @@ import pulumi_random as random
 
 from components import component_types
 from components.alb_origin import AlbOrigin, OriginAccess, OriginHeader, VpcOriginTarget
+from components.backend.user_data import user_data
 from components.log_bucket import ALB_LOG_PREFIX
 from components.security_group_rules import allow_tcp
-from components.user_data import user_data
 
 # CPU architectures with an Amazon Linux 2023 image, in order of preference.
 SUPPORTED_ARCHITECTURES = ("arm64", "x86_64")
