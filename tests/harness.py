@@ -21,15 +21,15 @@ from typing import Any
 
 import pulumi
 import yaml
-from pulumi.runtime import mocks, rpc
-from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime import mocks
+
+from tests import pulumi_internals
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
 PROJECT_NAME: str = PROJECT["name"]
-# How a secret travels on the wire: {SECRET_SIG: SECRET_VALUE_SIG, "value": ...}.
-SECRET_SIG = rpc._special_sig_key
-SECRET_VALUE_SIG = rpc._special_secret_sig
+SECRET_SIG = pulumi_internals.SECRET_SIG
+SECRET_VALUE_SIG = pulumi_internals.SECRET_VALUE_SIG
 ACCOUNT_ID = "123456789012"
 US_EAST_1_ZONES = [f"us-east-1{letter}" for letter in "abcdef"]
 
@@ -124,11 +124,6 @@ class Run:
         found = [r for r in self.resources if r.custom and r.outputs.get("id") == id_]
         assert len(found) == 1, f"expected one resource with id {id_}, found {len(found)}"
         return found[0]
-
-    def provider_of(self, resource: Resource) -> Resource:
-        """The explicit provider a resource uses (fails for the default provider)."""
-        assert resource.provider, f"{resource.name} uses the default provider"
-        return self.by_urn(resource.provider.rsplit("::", 1)[0])
 
 
 # ----------------------------------------------------------------------- fake AWS answers
@@ -321,7 +316,7 @@ def _alias_names(request: Any) -> tuple[str, ...]:
     ) + tuple(request.aliasURNs)
 
 
-class RecordingMonitor(mocks.MockMonitor):
+class RecordingMonitor(pulumi_internals.MockMonitor):
     """The SDK's mock monitor, also recording each registration's parent and provider."""
 
     def __init__(self, recording_mocks: RecordingMocks, run: Run) -> None:
@@ -342,7 +337,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     urn=response.urn,
                     parent_urn=request.parent,
                     provider=request.provider,
-                    inputs=rpc.deserialize_properties(request.object),
+                    inputs=pulumi_internals.deserialize_properties(request.object),
                     outputs={**registration.state, "id": registration.id},
                     ignore_changes=tuple(request.ignoreChanges),
                     dependencies=tuple(request.dependencies),
@@ -361,7 +356,7 @@ def _run(
         zones = US_EAST_1_ZONES if region == "us-east-1" else [f"{region}{z}" for z in "abc"]
     recording_mocks = RecordingMocks(run, zones)
     pulumi.runtime.set_all_config(dict(config))
-    runtime_settings.ROOT.set(None)  # a new root stack per run, so exports never leak
+    pulumi_internals.reset_root_stack()  # a new root stack per run, so exports never leak
     pulumi.runtime.set_mocks(
         recording_mocks,
         project=PROJECT_NAME,
@@ -373,8 +368,7 @@ def _run(
     @pulumi.runtime.test
     def _program() -> pulumi.Output[Any]:
         program()
-        stack_resource = runtime_settings.get_root_resource()
-        outputs = getattr(stack_resource, "outputs", {})
+        outputs = pulumi_internals.root_stack_outputs()
         return pulumi.Output.all(**outputs).apply(run.exports.update)
 
     try:
