@@ -10,13 +10,30 @@ PYTHON := $(VENV)/bin/python
 STATE_DIR := $(CURDIR)/.pulumi-state
 BACKEND_ENV = $(shell pulumi whoami >/dev/null 2>&1 || echo PULUMI_BACKEND_URL=file://$(STATE_DIR))
 
-.PHONY: help venv test lint typecheck unit up preview destroy
+.PHONY: help venv test lint typecheck unit docs up preview destroy integration integration-cleanup
+
+# Goals that run the Pulumi CLI. Without it, stop while make reads this file, before any recipe
+# (the virtualenv's included) runs, and say how to install it instead of `command not found`.
+PULUMI_GOALS := up preview destroy integration integration-cleanup
+ifneq ($(filter $(PULUMI_GOALS),$(MAKECMDGOALS)),)
+ifeq ($(shell command -v pulumi),)
+INDENT := $(subst x, ,x)$(subst x, ,x)
+$(info `make $(filter $(PULUMI_GOALS),$(MAKECMDGOALS))` needs the Pulumi CLI, which is not on PATH. Install it:)
+$(info $(INDENT)curl -fsSL https://get.pulumi.com | sh    (Linux, macOS; then open a new shell))
+$(info $(INDENT)brew install pulumi/tap/pulumi           (macOS, Linux with Homebrew))
+$(info More ways: https://www.pulumi.com/docs/iac/download-install/)
+$(error the Pulumi CLI is not installed)
+endif
+endif
 
 help:
-	@echo "make test               lint, type-check and run the offline test suite"
-	@echo "make up STACK=dev       deploy a stack (creates it if needed)"
-	@echo "make preview STACK=dev  show what 'up' would change"
-	@echo "make destroy STACK=dev  delete every resource of a stack"
+	@echo "make test                   lint, type-check and run the offline test suite"
+	@echo "make up STACK=dev           deploy a stack (creates it if needed)"
+	@echo "make preview STACK=dev      show what 'up' would change"
+	@echo "make destroy STACK=dev      delete every resource of a stack"
+	@echo "make integration STACK=dev  deploy a throw-away copy of a stack, smoke-check it, destroy it"
+	@echo "make integration-cleanup    destroy throw-away stacks a killed integration run left"
+	@echo "make docs                   regenerate the README's configuration table from Pulumi.yaml"
 
 venv: $(VENV)/.installed
 
@@ -38,7 +55,22 @@ typecheck: venv
 unit: venv
 	$(PYTHON) -m pytest
 
+# The README's configuration table is rendered from Pulumi.yaml; a test keeps them equal.
+docs: venv
+	$(PYTHON) scripts/config_table.py --write
+
 up preview destroy: venv
 	@mkdir -p $(STATE_DIR)
 	$(BACKEND_ENV) pulumi stack select --create $(STACK)
 	$(BACKEND_ENV) pulumi $@ --stack $(STACK)
+
+# A throw-away copy of Pulumi.$(STACK).yaml (tests/integration/): `check` fails fast, naming
+# anything missing, where pytest would only skip; -s streams Pulumi's output as it comes.
+integration: venv
+	@mkdir -p $(STATE_DIR)
+	PULUMI_INTEGRATION=1 INTEGRATION_STACK=$(STACK) $(PYTHON) -m tests.integration check
+	$(BACKEND_ENV) PULUMI_INTEGRATION=1 INTEGRATION_STACK=$(STACK) $(PYTHON) -m pytest tests/integration -s
+
+integration-cleanup: venv
+	@mkdir -p $(STATE_DIR)
+	$(BACKEND_ENV) $(PYTHON) -m tests.integration cleanup

@@ -19,10 +19,15 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.integration.ephemeral import available_stack_files
+
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_DIR = ROOT / ".github" / "workflows"
 PULL_REQUEST = "pull-request.yml"
 DEPLOY = "deploy.yml"
+INTEGRATION = "integration.yml"
+DRIFT = "drift.yml"
+WORKFLOWS = (PULL_REQUEST, DEPLOY, INTEGRATION, DRIFT)
 STACKS = ("dev", "prod")
 DEPLOY_JOBS = {"dev": "deploy-dev", "prod": "deploy-prod"}
 
@@ -61,7 +66,7 @@ def job(name: str, job_id: str) -> Job:
 
 
 def all_jobs() -> Iterator[tuple[str, str, Job]]:
-    for name in (PULL_REQUEST, DEPLOY):
+    for name in WORKFLOWS:
         for job_id, body in workflow(name)["jobs"].items():
             yield name, job_id, body
 
@@ -116,8 +121,8 @@ def workflow_files() -> list[Path]:
     return sorted(path for path in WORKFLOW_DIR.iterdir() if path.suffix in {".yml", ".yaml"})
 
 
-def test_both_workflows_exist() -> None:
-    assert {PULL_REQUEST, DEPLOY} <= {path.name for path in workflow_files()}
+def test_every_workflow_exists() -> None:
+    assert set(WORKFLOWS) <= {path.name for path in workflow_files()}
 
 
 def test_every_workflow_matches_the_github_workflow_schema() -> None:
@@ -146,8 +151,13 @@ def test_pull_request_workflow_runs_on_pull_requests() -> None:
     assert "pull_request_target" not in triggers(PULL_REQUEST)  # would expose secrets to forks
 
 
-def test_test_job_runs_exactly_make_test() -> None:
-    assert runs(job(PULL_REQUEST, "test")) == ["make test"]
+def test_test_job_runs_exactly_make_test_with_what_ci_installs() -> None:
+    install, test = runs(job(PULL_REQUEST, "test"))
+    ci_run = (ROOT / ".ci" / "run").read_text()
+
+    assert test == "make test"
+    assert "apt-get install -y -qq --no-install-recommends cloud-init systemd" in install
+    assert "--no-install-recommends cloud-init systemd" in ci_run
 
 
 def test_preview_runs_after_the_tests_for_both_stacks() -> None:
@@ -233,10 +243,182 @@ def test_up_deploys_its_stack_then_the_smoke_check_runs(stack: str) -> None:
         assert "if" not in step  # a failed `up` must not be followed by a smoke check
 
 
+# --- Integration: a throw-away copy, always destroyed ---------------------------------------
+
+
+def cron_fields(name: str) -> list[list[str]]:
+    return [entry["cron"].split() for entry in triggers(name)["schedule"]]
+
+
+def step_named(body: Job, what: str, predicate: Callable[[Step], bool]) -> Step:
+    return body["steps"][index_of(body, what, predicate)]
+
+
+def _runs_make_integration(step: Step) -> bool:
+    return str(step.get("run", "")).strip().startswith("make integration STACK=")
+
+
+def _runs_integration_cleanup(step: Step) -> bool:
+    return str(step.get("run", "")).strip() == "make integration-cleanup"
+
+
+def test_integration_runs_weekly_and_by_hand_only() -> None:
+    on = triggers(INTEGRATION)
+    assert set(on) == {"schedule", "workflow_dispatch"}
+    [[minute, hour, day_of_month, month, day_of_week]] = cron_fields(INTEGRATION)
+    assert (day_of_month, month) == ("*", "*")
+    assert day_of_week.isdigit()  # one day a week
+    assert minute.isdigit()
+    assert hour.isdigit()
+
+
+def test_integration_takes_a_stack_file_and_an_optional_region() -> None:
+    inputs = triggers(INTEGRATION)["workflow_dispatch"]["inputs"]
+    stack = inputs["stack"]
+    assert stack["type"] == "choice"
+    assert stack["default"] == "dev"
+    assert stack["options"] == available_stack_files()  # one per Pulumi.<stack>.yaml
+    assert inputs["region"]["type"] == "string"
+    assert inputs["region"].get("required", False) is False
+    assert inputs["region"]["default"] == ""
+
+
+def test_integration_runs_one_at_a_time_and_is_never_cancelled_by_a_newer_run() -> None:
+    assert workflow(INTEGRATION)["concurrency"] == {
+        "group": "integration",
+        "cancel-in-progress": False,
+    }
+
+
+def test_integration_installs_the_pulumi_cli_and_the_program_before_running() -> None:
+    body = job(INTEGRATION, "integration")
+    install = index_of(body, "runs make venv", lambda step: step.get("run") == "make venv")
+    cli = index_of(body, "uses pulumi/actions", _is_pulumi)
+    credentials = index_of(
+        body, "configures AWS credentials", lambda s: _configures_aws(s) and "if" not in s
+    )
+    run = index_of(body, "runs make integration", _runs_make_integration)
+
+    assert max(install, cli, credentials) < run
+    assert "command" not in body["steps"][cli].get("with", {})  # install only, nothing deployed
+
+
+def test_integration_passes_the_inputs_through_the_environment() -> None:
+    step = step_named(
+        job(INTEGRATION, "integration"), "runs make integration", _runs_make_integration
+    )
+
+    assert step["run"].strip() == 'make integration STACK="$STACK"'  # no ${{ }} in the script
+    assert step["env"]["STACK"] == "${{ inputs.stack || 'dev' }}"  # schedules have no inputs
+    assert step["env"]["INTEGRATION_REGION"] == "${{ inputs.region }}"
+    assert "continue-on-error" not in step
+
+
+def test_integration_always_cleans_up_after_the_run_with_fresh_credentials() -> None:
+    body = job(INTEGRATION, "integration")
+    steps = body["steps"]
+    run = index_of(body, "runs make integration", _runs_make_integration)
+    cleanup = index_of(body, "runs make integration-cleanup", _runs_integration_cleanup)
+    refresh = [i for i, step in enumerate(steps) if _configures_aws(step) and i > run]
+
+    assert run < cleanup
+    assert refresh
+    assert run < refresh[0] < cleanup
+    always = "always() && steps.integration.outcome != 'skipped'"
+    assert steps[run]["id"] == "integration"
+    assert steps[refresh[0]]["if"] == always  # also after a failure or a cancellation
+    assert steps[cleanup]["if"] == always
+    # The clean-up finds the stack the harness recorded before creating it.
+    record = steps[run]["env"]["INTEGRATION_RECORD_FILE"]
+    assert record.startswith("${{ runner.temp }}/")
+    assert steps[cleanup]["env"]["INTEGRATION_RECORD_FILE"] == record
+    assert "integration-cleanup:" in (ROOT / "Makefile").read_text(encoding="utf-8")
+
+
+def test_integration_leaves_the_clean_up_time_within_the_job_timeout() -> None:
+    body = job(INTEGRATION, "integration")
+    run = step_named(body, "runs make integration", _runs_make_integration)
+    cleanup = step_named(body, "runs make integration-cleanup", _runs_integration_cleanup)
+
+    assert run["timeout-minutes"] >= 60  # a CloudFront distribution alone takes minutes each way
+    assert cleanup["timeout-minutes"] >= 30
+    assert body["timeout-minutes"] >= run["timeout-minutes"] + cleanup["timeout-minutes"] + 10
+
+
+def test_integration_deploys_with_the_dev_environments_role() -> None:
+    assert _environment(job(INTEGRATION, "integration")) == "dev"
+
+
+# --- Drift: preview --refresh --expect-no-changes -----------------------------------------
+
+
+def test_drift_runs_daily_and_by_hand_only() -> None:
+    assert set(triggers(DRIFT)) == {"schedule", "workflow_dispatch"}
+    [[minute, hour, *days]] = cron_fields(DRIFT)
+    assert days == ["*", "*", "*"]
+    assert minute.isdigit()
+    assert hour.isdigit()
+
+
+def test_drift_checks_both_deployed_stacks_of_main() -> None:
+    body = job(DRIFT, "drift")
+    assert body["strategy"]["matrix"] == {"stack": list(STACKS)}
+    assert body["strategy"]["fail-fast"] is False
+    assert body["if"] == "github.ref == 'refs/heads/main'"
+    assert workflow(DRIFT)["concurrency"]["group"] == "${{ github.workflow }}"
+
+
+def test_drift_fails_when_a_refreshed_preview_finds_changes() -> None:
+    body = job(DRIFT, "drift")
+    step = pulumi_step(body)
+
+    assert step["id"] == "preview"
+    assert step["with"]["command"] == "preview"
+    assert step["with"]["stack-name"] == "${{ matrix.stack }}"
+    assert step["with"]["refresh"] is True
+    assert step["with"]["expect-no-changes"] is True
+    assert "continue-on-error" not in step
+    assert runs(body)[0] == "make venv"  # the program's venv, before pulumi runs it
+
+
+def test_drift_writes_the_diff_to_the_job_summary_when_it_fails() -> None:
+    body = job(DRIFT, "drift")
+    preview = index_of(body, "uses pulumi/actions", _is_pulumi)
+    summary = index_of(
+        body, "writes the summary", lambda s: "GITHUB_STEP_SUMMARY" in s.get("run", "")
+    )
+    step = body["steps"][summary]
+
+    assert preview < summary
+    assert step["if"] == "failure() && steps.preview.outcome == 'failure'"
+    assert step["env"] == {"STACK": "${{ matrix.stack }}"}
+    assert (
+        'pulumi preview --refresh --diff --non-interactive --color never --stack "$STACK"'
+        in step["run"]
+    )
+    assert step["run"].rstrip().endswith('} >> "$GITHUB_STEP_SUMMARY"')
+
+
+def test_drift_uses_the_read_only_role_of_the_pull_request_previews() -> None:
+    def role(body: Job) -> str:
+        return step_named(body, "configures AWS credentials", _configures_aws)["with"][
+            "role-to-assume"
+        ]
+
+    drift = job(DRIFT, "drift")
+    preview = job(PULL_REQUEST, "preview")
+
+    assert role(drift) == role(preview)
+    assert "environment" not in drift  # an environment would swap in its own AWS_ROLE_ARN
+    assert "environment" not in preview
+
+
 # --- Every Pulumi job ---------------------------------------------------------------------
 
 
 PULUMI_JOBS = [(PULL_REQUEST, "preview"), (DEPLOY, "deploy-dev"), (DEPLOY, "deploy-prod")]
+# Every job that reaches AWS: the ones above, and the integration and drift jobs.
+AWS_JOBS = [*PULUMI_JOBS, (INTEGRATION, "integration"), (DRIFT, "drift")]
 
 
 @pytest.mark.parametrize(("name", "job_id"), PULUMI_JOBS)
@@ -259,7 +441,7 @@ def test_dependencies_and_credentials_are_ready_before_pulumi(name: str, job_id:
     assert "policy/requirements.txt" in body["steps"][install]["run"]
 
 
-@pytest.mark.parametrize(("name", "job_id"), PULUMI_JOBS)
+@pytest.mark.parametrize(("name", "job_id"), AWS_JOBS)
 def test_pulumi_backend_settings_come_from_secrets_and_variables(name: str, job_id: str) -> None:
     assert job(name, job_id)["env"] == {
         "PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}",
@@ -272,20 +454,22 @@ def test_pulumi_backend_settings_come_from_secrets_and_variables(name: str, job_
 
 
 def test_aws_credentials_are_configured_exactly_in_the_pulumi_jobs() -> None:
-    assert aws_jobs() == PULUMI_JOBS
+    assert aws_jobs() == AWS_JOBS
 
 
-@pytest.mark.parametrize(("name", "job_id"), PULUMI_JOBS)
+@pytest.mark.parametrize(("name", "job_id"), AWS_JOBS)
 def test_aws_credentials_come_from_oidc(name: str, job_id: str) -> None:
     body = job(name, job_id)
-    step = body["steps"][index_of(body, "configures AWS credentials", _configures_aws)]
+    steps = [step for step in body["steps"] if _configures_aws(step)]
 
     assert body["permissions"]["id-token"] == "write"
-    assert step["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}"
-    assert step["with"]["aws-region"] == "${{ vars.AWS_REGION }}"
+    assert steps
+    for step in steps:
+        assert step["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}"
+        assert step["with"]["aws-region"] == "${{ vars.AWS_REGION }}"
 
 
-@pytest.mark.parametrize("name", [PULL_REQUEST, DEPLOY])
+@pytest.mark.parametrize("name", WORKFLOWS)
 def test_no_long_lived_aws_keys(name: str) -> None:
     text = (WORKFLOW_DIR / name).read_text(encoding="utf-8").lower()
     for key in ("aws-access-key-id", "aws-secret-access-key", "aws_access_key_id"):
@@ -297,11 +481,13 @@ JOB_PERMISSIONS = {
     (PULL_REQUEST, "preview"): {"contents": "read", "id-token": "write", "pull-requests": "write"},
     (DEPLOY, "deploy-dev"): {"contents": "read", "id-token": "write"},
     (DEPLOY, "deploy-prod"): {"contents": "read", "id-token": "write"},
+    (INTEGRATION, "integration"): {"contents": "read", "id-token": "write"},
+    (DRIFT, "drift"): {"contents": "read", "id-token": "write"},  # no PR comments to write
 }
 
 
 def test_permissions_are_granted_per_job_and_no_more() -> None:
-    for name in (PULL_REQUEST, DEPLOY):
+    for name in WORKFLOWS:
         assert workflow(name)["permissions"] in ({}, {"contents": "read"}), name
     granted = {(name, job_id): body.get("permissions") for name, job_id, body in all_jobs()}
     assert granted == JOB_PERMISSIONS
@@ -310,7 +496,17 @@ def test_permissions_are_granted_per_job_and_no_more() -> None:
 # --- Actions pinned -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", [PULL_REQUEST, DEPLOY])
+def test_each_action_is_pinned_to_the_same_commit_everywhere() -> None:
+    pins: dict[str, set[str]] = {}
+    for _, _, body in all_jobs():
+        for step in body.get("steps", []):
+            if "uses" in step:
+                pins.setdefault(action(step), set()).add(step["uses"])
+    assert {PULUMI_ACTION, AWS_CREDENTIALS_ACTION} <= set(pins)
+    assert {name: len(refs) for name, refs in pins.items()} == dict.fromkeys(pins, 1)
+
+
+@pytest.mark.parametrize("name", WORKFLOWS)
 def test_every_action_is_pinned_to_a_commit_sha(name: str) -> None:
     uses = [
         str(reference)

@@ -1,0 +1,93 @@
+"""The harness's stack interface on Pulumi's Automation API (the `pulumi` CLI does the work).
+
+The rest of the harness never imports Pulumi, so `python -m tests.integration check` and a
+skipped run start without loading the SDK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from pulumi import automation as auto
+
+from tests.integration.ephemeral import (
+    PROJECT_DIR,
+    Output,
+    StackConfig,
+    StackLockedError,
+    UpReport,
+    count_resources,
+)
+
+
+@contextmanager
+def _lock_as_stack_locked() -> Iterator[None]:
+    try:
+        yield
+    except auto.ConcurrentUpdateError as error:
+        raise StackLockedError(str(error)) from error
+
+
+@dataclass
+class AutomationStack:
+    stack: auto.Stack
+
+    @property
+    def name(self) -> str:
+        return self.stack.name
+
+    def configure(self, config: StackConfig) -> None:
+        # Two calls: `--path` would also parse the top-level keys as paths.
+        if config.plain:
+            self.stack.set_all_config({k: auto.ConfigValue(v) for k, v in config.plain.items()})
+        if config.paths:
+            self.stack.set_all_config(
+                {k: auto.ConfigValue(v) for k, v in config.paths.items()}, path=True
+            )
+
+    def up(self, on_output: Output) -> UpReport:
+        result = self.stack.up(on_output=on_output, on_error=on_output)
+        changes = result.summary.resource_changes or {}
+        return UpReport(
+            resource_changes={
+                getattr(op, "value", str(op)): count for op, count in changes.items()
+            },
+            outputs={key: output.value for key, output in result.outputs.items()},
+        )
+
+    def resource_count(self) -> int:
+        deployment = self.stack.export_stack().deployment or {}
+        return count_resources(deployment.get("resources") or [])
+
+    def destroy(self, on_output: Output) -> None:
+        with _lock_as_stack_locked():
+            self.stack.destroy(on_output=on_output, on_error=on_output)
+
+    def cancel(self) -> None:
+        self.stack.cancel()
+
+    def remove(self) -> None:
+        # Also deletes the Pulumi.<stack>.yaml that setting config wrote into the project.
+        self.stack.workspace.remove_stack(self.stack.name)
+
+
+def create_stack(stack_name: str) -> AutomationStack:
+    """A new stack of this project; the program is the checkout's __main__.py and venv/."""
+    return AutomationStack(auto.create_stack(stack_name, work_dir=str(PROJECT_DIR)))
+
+
+@dataclass
+class AutomationStackDirectory:
+    workspace: auto.LocalWorkspace
+
+    def stack_names(self) -> list[str]:
+        return [summary.name for summary in self.workspace.list_stacks()]
+
+    def select(self, stack_name: str) -> AutomationStack:
+        return AutomationStack(auto.Stack.select(stack_name, self.workspace))
+
+
+def stack_directory() -> AutomationStackDirectory:
+    return AutomationStackDirectory(auto.LocalWorkspace(work_dir=str(PROJECT_DIR)))

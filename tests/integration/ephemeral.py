@@ -1,0 +1,657 @@
+"""Deploy a throw-away copy of a stack, prove it works, and always tear it down again.
+
+The orchestration is plain Python around a small interface, `EphemeralStack`, so the naming, the
+config copy, the phase timing, the clean-up on failure or interruption and the skip reasons all
+run offline against a fake (tests/test_integration_harness.py). tests/integration/automation.py
+implements the interface with Pulumi's Automation API.
+
+The config copy goes through the Pulumi CLI, as a person would do it (`pulumi config set-all`):
+top-level values as plain strings, maps and lists such as `aws:defaultTags` as `--path` keys
+(`aws:defaultTags.tags.Environment=dev`). That works with every CLI version the SDK accepts and
+leaves the new stack's settings file to Pulumi. Values `--path` cannot carry unchanged (secrets,
+strings that read as numbers or booleans) are refused before anything is created.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any, Protocol, TypeVar
+
+import yaml
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+PROJECT_NAME: str = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text(encoding="utf-8"))[
+    "name"
+]
+SMOKE_CHECK = PROJECT_DIR / "scripts" / "smoke_check.py"
+
+# Environment variables the harness reads.
+ENABLE_VAR = "PULUMI_INTEGRATION"  # "1": really deploy (make integration sets it)
+STACK_FILE_VAR = "INTEGRATION_STACK"  # which Pulumi.<stack>.yaml to copy
+REGION_VARS = ("INTEGRATION_REGION", "AWS_REGION")  # first one set wins over the stack file's
+RECORD_FILE_VAR = "INTEGRATION_RECORD_FILE"  # where to note the stack's name for a later clean-up
+DEFAULT_STACK_FILE = "dev"
+
+INSTALL_HINT = (
+    "curl -fsSL https://get.pulumi.com | sh, or brew install pulumi/tap/pulumi; "
+    "see https://www.pulumi.com/docs/iac/download-install/"
+)
+
+NAME_PREFIX = "it"
+NAME_TIME_FORMAT = "%Y%m%d-%H%M%S"
+# Pulumi's rule for stack names: letters, digits, '-', '_' and '.', at most 100 characters.
+STACK_NAME_RULE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+EPHEMERAL_NAME = re.compile(
+    rf"{NAME_PREFIX}-(?P<stack_file>[A-Za-z0-9_.-]+)-(?P<created>\d{{8}}-\d{{6}})-[0-9a-f]{{6}}"
+)
+# Every resource of the copy carries this tag, so what a killed run leaked can be found.
+RUN_TAG = "IntegrationStack"
+# No run lasts this long (the workflow times out well before), so an older copy is abandoned.
+ABANDONED_AFTER = timedelta(hours=6)
+
+# An interrupted `up` may still hold the stack's lock while its CLI winds down.
+LOCK_WAIT_SECONDS = 15 * 60.0
+LOCK_POLL_SECONDS = 30.0
+
+Output = Callable[[str], None]
+T = TypeVar("T")
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+# --- Names ---------------------------------------------------------------------------------
+
+
+def ephemeral_stack_name(stack_file: str, created: datetime, token: str) -> str:
+    name = f"{NAME_PREFIX}-{stack_file}-{created.astimezone(UTC):{NAME_TIME_FORMAT}}-{token}"
+    if not STACK_NAME_RULE.fullmatch(name) or not EPHEMERAL_NAME.fullmatch(name):
+        raise ValueError(f"not a valid ephemeral stack name: {name!r}")
+    return name
+
+
+def new_stack_name(
+    stack_file: str,
+    *,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    token: Callable[[], str] = lambda: secrets.token_hex(3),
+) -> str:
+    """it-<stack file>-<UTC time>-<6 random hex digits>: unique, sortable, dated for clean-up."""
+    return ephemeral_stack_name(stack_file, now(), token())
+
+
+def created_at(stack_name: str) -> datetime | None:
+    """When an ephemeral stack was named; None for any other stack (never cleaned up)."""
+    match = EPHEMERAL_NAME.fullmatch(stack_name.rsplit("/", 1)[-1])
+    if match is None:
+        return None
+    return datetime.strptime(match["created"], NAME_TIME_FORMAT).replace(tzinfo=UTC)
+
+
+# --- Stack files and config ----------------------------------------------------------------
+
+
+class ConfigCopyError(ValueError):
+    """The stack file holds something an ephemeral copy cannot or must not reproduce."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    plain: dict[str, str]  # top-level keys, set as they are
+    paths: dict[str, str]  # values inside maps and lists, keyed by `--path` expressions
+
+
+def available_stack_files(project_dir: Path = PROJECT_DIR) -> list[str]:
+    stacks = (
+        path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+        for path in project_dir.glob("Pulumi.*.yaml")
+    )
+    return sorted(stack for stack in stacks if created_at(stack) is None)
+
+
+def load_stack_file(stack_file: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+    path = project_dir / f"Pulumi.{stack_file}.yaml"
+    if not STACK_NAME_RULE.fullmatch(stack_file) or not path.is_file():
+        choices = ", ".join(available_stack_files(project_dir))
+        raise ConfigCopyError(f"no stack file Pulumi.{stack_file}.yaml (choose one of: {choices})")
+    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("config") or {}
+
+
+# `pulumi config set --path` stores "true"/"false" as booleans and integers as numbers.
+RETYPED_BY_PATH = re.compile(r"[+-]?\d+|true|false")
+PLAIN_SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def _segment(name: str, where: str) -> str:
+    if PLAIN_SEGMENT.fullmatch(name):
+        return f".{name}"
+    if '"' in name or "=" in name:
+        raise ConfigCopyError(f"{where}: the key {name!r} cannot be written as a --path segment")
+    return f'["{name}"]'
+
+
+def _path_values(path: str, value: Any) -> Iterator[tuple[str, str]]:
+    if isinstance(value, Mapping) and "secure" in value:
+        raise ConfigCopyError(
+            f"{path} is a secret, encrypted for its own stack: set it on the copy by hand"
+        )
+    if isinstance(value, Mapping | list) and not value:
+        raise ConfigCopyError(f"{path} is empty: --path can only set values inside it")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _path_values(path + _segment(str(key), path), item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _path_values(f"{path}[{index}]", item)
+    elif isinstance(value, bool):  # before int: a bool is an int to Python
+        yield path, "true" if value else "false"
+    elif isinstance(value, int):
+        yield path, str(value)
+    elif isinstance(value, str) and not RETYPED_BY_PATH.fullmatch(value):
+        yield path, value
+    else:
+        raise ConfigCopyError(
+            f"{path} = {value!r} would change type through `pulumi config set --path`"
+        )
+
+
+def _plain_value(key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return str(value)
+    raise ConfigCopyError(f"{key} = {value!r} is not a value a stack file can set")
+
+
+def ephemeral_config(
+    stack_file_config: Mapping[str, Any],
+    *,
+    stack_name: str,
+    region: str,
+    project: str = PROJECT_NAME,
+) -> StackConfig:
+    """Every key of the stack file, plus what makes the copy safe to create and to destroy."""
+    domain = stack_file_config.get(f"{project}:domainName")
+    if domain:
+        raise ConfigCopyError(
+            f"{project}:domainName is {domain!r}: a copy would claim the same DNS name and "
+            "certificate as the real stack; integration-test a stack file without a domain"
+        )
+    plain: dict[str, str] = {}
+    paths: dict[str, str] = {}
+    for key, value in stack_file_config.items():
+        if isinstance(value, Mapping | list):
+            if "." in key or "[" in key:
+                raise ConfigCopyError(f"{key}: a key with '.' or '[' cannot start a --path")
+            paths.update(_path_values(key, value))
+        else:
+            plain[key] = _plain_value(key, value)
+    plain["aws:region"] = region
+    # The copy must always be destroyable, whatever the real stack protects.
+    plain[f"{project}:deletionProtection"] = "false"
+    paths[f"aws:defaultTags.tags.{RUN_TAG}"] = stack_name
+    return StackConfig(plain=plain, paths=paths)
+
+
+def choose_region(env: Mapping[str, str], stack_file_config: Mapping[str, Any]) -> tuple[str, str]:
+    """(region, where it came from): INTEGRATION_REGION, AWS_REGION, else the stack file."""
+    for variable in REGION_VARS:
+        if env.get(variable):
+            return env[variable], variable
+    region = stack_file_config.get("aws:region")
+    if isinstance(region, str) and region:
+        return region, "the stack file's aws:region"
+    raise ConfigCopyError(f"no region: set {' or '.join(REGION_VARS)}, or aws:region")
+
+
+@dataclass(frozen=True)
+class Plan:
+    stack_file: str
+    stack_name: str
+    region: str
+    region_source: str
+    config: StackConfig
+    record_file: Path | None = None
+
+
+def plan_from_env(
+    env: Mapping[str, str],
+    *,
+    project_dir: Path = PROJECT_DIR,
+    name: Callable[[str], str] = new_stack_name,
+) -> Plan:
+    stack_file = env.get(STACK_FILE_VAR) or DEFAULT_STACK_FILE
+    stack_file_config = load_stack_file(stack_file, project_dir)
+    region, region_source = choose_region(env, stack_file_config)
+    stack_name = name(stack_file)
+    record_file = env.get(RECORD_FILE_VAR)
+    return Plan(
+        stack_file=stack_file,
+        stack_name=stack_name,
+        region=region,
+        region_source=region_source,
+        config=ephemeral_config(stack_file_config, stack_name=stack_name, region=region),
+        record_file=Path(record_file) if record_file else None,
+    )
+
+
+# --- Prerequisites (the skip reasons) ------------------------------------------------------
+
+# Keys that make a profile in ~/.aws/config or ~/.aws/credentials able to produce credentials.
+CREDENTIAL_KEYS = frozenset(
+    {
+        "aws_access_key_id",
+        "role_arn",
+        "credential_process",
+        "sso_session",
+        "sso_start_url",
+        "web_identity_token_file",
+    }
+)
+
+
+def _profiles(env: Mapping[str, str], home: Path) -> dict[str, set[str]]:
+    """Profile name -> its keys, from the shared config and credentials files."""
+    files = [
+        (Path(env.get("AWS_CONFIG_FILE") or home / ".aws" / "config"), "profile "),
+        (Path(env.get("AWS_SHARED_CREDENTIALS_FILE") or home / ".aws" / "credentials"), ""),
+    ]
+    profiles: dict[str, set[str]] = {}
+    for path, prefix in files:
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read_string(path.read_text(encoding="utf-8"))
+        except (OSError, configparser.Error):
+            continue
+        for section in parser.sections():
+            name = section.removeprefix(prefix) if section != "default" else section
+            profiles.setdefault(name, set()).update(parser.options(section))
+    return profiles
+
+
+def has_aws_credentials(env: Mapping[str, str], home: Path) -> bool:
+    """Whether the AWS SDKs would find credentials, judged from env and files alone: no call
+    to AWS, so an expired or wrong credential still counts."""
+    profile = env.get("AWS_PROFILE") or "default"
+    return any(
+        (
+            env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"),
+            env.get("AWS_WEB_IDENTITY_TOKEN_FILE") and env.get("AWS_ROLE_ARN"),
+            env.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
+            env.get("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+            _profiles(env, home).get(profile, set()) & CREDENTIAL_KEYS,
+        )
+    )
+
+
+def aws_credentials_problem(env: Mapping[str, str], home: Path) -> str | None:
+    if has_aws_credentials(env, home):
+        return None
+    if env.get("AWS_ACCESS_KEY_ID"):
+        return "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"
+    if env.get("AWS_PROFILE"):
+        return (
+            f"AWS_PROFILE={env['AWS_PROFILE']} names no profile with credentials in "
+            "~/.aws/config or ~/.aws/credentials"
+        )
+    return (
+        "no AWS credentials: none of AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY, AWS_PROFILE, "
+        "AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or "
+        "_FULL_URI is set, and ~/.aws has no default profile with credentials"
+    )
+
+
+def missing_prerequisites(
+    env: Mapping[str, str],
+    *,
+    home: Path,
+    which: Callable[[str], str | None] = shutil.which,
+    require_opt_in: bool = True,
+) -> list[str]:
+    """Everything that stops a real deployment, each named; empty when it can go ahead."""
+    missing: list[str] = []
+    if require_opt_in and env.get(ENABLE_VAR) != "1":
+        missing.append(f"{ENABLE_VAR}=1 is not set (`make integration` sets it)")
+    if which("pulumi") is None:
+        missing.append(f"the pulumi CLI is not on PATH (install: {INSTALL_HINT})")
+    credentials = aws_credentials_problem(env, home)
+    if credentials:
+        missing.append(credentials)
+    return missing
+
+
+# --- The stack interface and its phases ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UpReport:
+    resource_changes: dict[str, int]  # e.g. {"create": 57}
+    outputs: dict[str, Any]  # plain values, as `pulumi stack output --json` prints them
+
+
+class StackLockedError(Exception):
+    """Another operation holds the stack's lock (Pulumi's ConcurrentUpdateError)."""
+
+
+class EphemeralStack(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def configure(self, config: StackConfig) -> None: ...
+
+    def up(self, on_output: Output) -> UpReport: ...
+
+    def resource_count(self) -> int: ...
+
+    def destroy(self, on_output: Output) -> None: ...  # raises StackLockedError when locked
+
+    def cancel(self) -> None: ...
+
+    def remove(self) -> None: ...
+
+
+StackFactory = Callable[[str], EphemeralStack]  # creates the named stack
+SmokeCheck = Callable[[Mapping[str, Any]], int]  # stack outputs -> exit status
+
+
+def count_resources(resources: Iterable[Mapping[str, Any]]) -> int:
+    """Resources the program declared, from a state export (the stack and providers left out)."""
+    return sum(
+        1
+        for resource in resources
+        if resource.get("type") != "pulumi:pulumi:Stack"
+        and not str(resource.get("type", "")).startswith("pulumi:providers:")
+    )
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    seconds: float
+    outcome: str  # ok, failed, interrupted
+
+
+@dataclass
+class PhaseTimer:
+    out: Output
+    clock: Callable[[], float] = time.monotonic
+    phases: list[Phase] = field(default_factory=list)
+
+    def run(self, name: str, action: Callable[..., T], *args: Any) -> T:
+        self.out(f"[integration] {name} ...")
+        start = self.clock()
+        outcome = "failed"
+        try:
+            result = action(*args)
+            outcome = "ok"
+        except KeyboardInterrupt:
+            outcome = "interrupted"
+            raise
+        finally:
+            seconds = self.clock() - start
+            self.phases.append(Phase(name, seconds, outcome))
+            self.out(f"[integration] {name}: {outcome} in {seconds:.1f}s")
+        return result
+
+    def report(self) -> None:
+        self.out("[integration] phase            seconds  outcome")
+        for phase in self.phases:
+            self.out(f"[integration] {phase.name:<15} {phase.seconds:>8.1f}  {phase.outcome}")
+        total = sum(phase.seconds for phase in self.phases)
+        self.out(f"[integration] {'total':<15} {total:>8.1f}")
+
+
+# --- Signals -------------------------------------------------------------------------------
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (CI cancellation, `timeout`, `docker stop`), raised the way Ctrl-C raises."""
+
+
+def _in_main_thread() -> bool:
+    # Python only lets the main thread install signal handlers.
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    if not _in_main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise Interrupted(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
+
+
+@contextmanager
+def interrupts_deferred(out: Output, stack_name: str) -> Iterator[None]:
+    """Ctrl-C and SIGTERM during the clean-up are reported, not obeyed: a destroy cut short
+    leaves resources that cost money. (A Ctrl-C in a terminal also reaches the Pulumi CLI, which
+    then stops after its current operations; the harness stays to say what is left.)"""
+    if not _in_main_thread():
+        yield
+        return
+
+    def report(signum: int, frame: FrameType | None) -> None:
+        out(
+            f"[integration] {signal.Signals(signum).name} during the clean-up of {stack_name}: "
+            "carrying on (whatever is left, `make integration-cleanup` destroys later)"
+        )
+
+    previous = {sig: signal.signal(sig, report) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler or signal.SIG_DFL)
+
+
+# --- Deploy, prove, tear down --------------------------------------------------------------
+
+
+class SmokeCheckError(AssertionError):
+    def __init__(self, exit_status: int) -> None:
+        super().__init__(f"the smoke check failed (exit status {exit_status})")
+        self.exit_status = exit_status
+
+
+class LeftoverStackError(RuntimeError):
+    """The stack, and maybe resources, outlived the run."""
+
+
+def leftover_advice(stack_name: str) -> str:
+    return (
+        f"{stack_name} was not fully destroyed: run `make integration-cleanup`, or "
+        f"`pulumi destroy --stack {stack_name} && pulumi stack rm {stack_name}`. Resources a "
+        f"killed update never recorded carry the tag {RUN_TAG}={stack_name}: `aws "
+        f"resourcegroupstaggingapi get-resources --tag-filters Key={RUN_TAG},Values={stack_name}`"
+    )
+
+
+def destroy_when_unlocked(
+    stack: EphemeralStack,
+    *,
+    out: Output,
+    pause: Callable[[float], None],
+    lock_wait: float,
+    poll: float = LOCK_POLL_SECONDS,
+) -> None:
+    """Destroy; while an interrupted operation still holds the lock, wait for it up to
+    `lock_wait` seconds, then cancel it (its process is gone or stuck) and destroy."""
+    waited = 0.0
+    while True:
+        try:
+            stack.destroy(out)
+        except StackLockedError:
+            if waited >= lock_wait:
+                break
+            out(f"[integration] {stack.name} is locked by a running operation; again in {poll:g}s")
+            pause(poll)
+            waited += poll
+        else:
+            return
+    out(f"[integration] {stack.name} still locked: cancelling that operation, then destroying")
+    stack.cancel()
+    stack.destroy(out)
+
+
+def tear_down(
+    stack: EphemeralStack,
+    timer: PhaseTimer,
+    *,
+    out: Output,
+    pause: Callable[[float], None] = time.sleep,
+    lock_wait: float = LOCK_WAIT_SECONDS,
+) -> bool:
+    """Destroy the stack's resources, then remove the stack; True when both happened. Never
+    raises: the run's own failure, if any, is the one to report."""
+    with interrupts_deferred(out, stack.name):
+        try:
+            timer.run(
+                "destroy",
+                lambda: destroy_when_unlocked(stack, out=out, pause=pause, lock_wait=lock_wait),
+            )
+            # Only an empty stack is removed: removing one with resources would lose their state.
+            timer.run("remove stack", stack.remove)
+        except Exception as error:  # noqa: BLE001 -- whatever failed, the advice is the same
+            out(f"[integration] clean-up failed: {error}")
+            out(f"[integration] {leftover_advice(stack.name)}")
+            return False
+    return True
+
+
+@dataclass
+class RunResult:
+    stack_name: str
+    resource_changes: dict[str, int] = field(default_factory=dict)
+    resource_count: int | None = None
+    smoke_exit_status: int | None = None
+    phases: list[Phase] = field(default_factory=list)
+
+
+def run_smoke_check(outputs: Mapping[str, Any]) -> int:
+    """scripts/smoke_check.py on the outputs, fed the way the deploy workflow feeds it."""
+    command = [sys.executable, str(SMOKE_CHECK), "--stack-outputs", "-"]
+    # The command is this repository's own script; the input is the stack's outputs.
+    completed = subprocess.run(command, input=json.dumps(outputs), text=True, check=False)  # noqa: S603
+    return completed.returncode
+
+
+def record_stack_name(record_file: Path | None, stack_name: str) -> None:
+    """Noted before the stack exists, so a clean-up after a hard kill knows what to destroy."""
+    if record_file is not None:
+        record_file.write_text(f"{stack_name}\n", encoding="utf-8")
+
+
+def deploy_and_prove(
+    plan: Plan,
+    factory: StackFactory,
+    *,
+    smoke_check: SmokeCheck = run_smoke_check,
+    out: Output = say,
+    clock: Callable[[], float] = time.monotonic,
+    pause: Callable[[float], None] = time.sleep,
+) -> RunResult:
+    """Create, configure, `up`, smoke-check; then destroy and remove the stack, whatever
+    happened (failure, Ctrl-C, SIGTERM). Raises the first failure, or LeftoverStackError."""
+    timer = PhaseTimer(out, clock)
+    result = RunResult(plan.stack_name, phases=timer.phases)
+    out(
+        f"[integration] {plan.stack_name}: a copy of Pulumi.{plan.stack_file}.yaml in "
+        f"{plan.region} (from {plan.region_source})"
+    )
+    record_stack_name(plan.record_file, plan.stack_name)
+    stack: EphemeralStack | None = None
+    try:
+        with sigterm_interrupts():
+            stack = timer.run("create stack", factory, plan.stack_name)
+            timer.run("configure", stack.configure, plan.config)
+            up = timer.run("up", stack.up, out)
+            result.resource_changes = up.resource_changes
+            result.resource_count = stack.resource_count()
+            changes = ", ".join(
+                f"{op}={count}" for op, count in sorted(up.resource_changes.items())
+            )
+            out(f"[integration] resources: {result.resource_count} in the stack ({changes})")
+            result.smoke_exit_status = timer.run("smoke check", smoke_check, up.outputs)
+            if result.smoke_exit_status != 0:
+                raise SmokeCheckError(result.smoke_exit_status)
+    finally:
+        cleaned = stack is None or tear_down(stack, timer, out=out, pause=pause)
+        timer.report()
+    if not cleaned:
+        raise LeftoverStackError(leftover_advice(plan.stack_name))
+    return result
+
+
+# --- Clean-up of what earlier runs left ----------------------------------------------------
+
+
+class StackDirectory(Protocol):
+    def stack_names(self) -> list[str]: ...
+
+    def select(self, stack_name: str) -> EphemeralStack: ...
+
+
+def leftover_stacks(
+    stack_names: Iterable[str],
+    *,
+    recorded: Iterable[str],
+    now: datetime,
+    max_age: timedelta = ABANDONED_AFTER,
+) -> list[str]:
+    """Ephemeral stacks to destroy: the ones recorded by this run's harness, and any older
+    than `max_age` (a run that old was killed). Other stacks are never touched."""
+    wanted = {name.strip() for name in recorded if name.strip()}
+    leftovers = []
+    for name in stack_names:
+        created = created_at(name)
+        if created is None:
+            continue
+        if name.rsplit("/", 1)[-1] in wanted or now - created >= max_age:
+            leftovers.append(name)
+    return leftovers
+
+
+def clean_up_leftovers(
+    directory: StackDirectory,
+    *,
+    recorded: Iterable[str],
+    now: datetime,
+    out: Output = say,
+    clock: Callable[[], float] = time.monotonic,
+    max_age: timedelta = ABANDONED_AFTER,
+) -> bool:
+    """Destroy and remove leftover ephemeral stacks; True when none is left."""
+    leftovers = leftover_stacks(
+        directory.stack_names(), recorded=recorded, now=now, max_age=max_age
+    )
+    out(f"[integration] {len(leftovers)} leftover ephemeral stack(s) {' '.join(leftovers)}")
+    all_gone = True
+    for name in leftovers:
+        timer = PhaseTimer(out, clock)
+        # The run that held a lock was killed with its process tree: no point waiting for it.
+        all_gone &= tear_down(directory.select(name), timer, out=out, lock_wait=0)
+    return all_gone

@@ -1,0 +1,895 @@
+"""The integration harness (tests/integration/) offline: a fake stack stands in for Pulumi and
+AWS, so naming, the config copy, the skip reasons, the phase report and, above all, the
+clean-up after failures and interruptions are checked without deploying anything.
+
+Also here: the Automation API adapter against a stand-in `pulumi` executable (the exact CLI
+calls it makes), and the Makefile goals that need the Pulumi CLI saying how to install it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import signal
+import stat
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration import __main__ as integration_cli
+from tests.integration import ephemeral
+from tests.integration.ephemeral import (
+    ConfigCopyError,
+    Interrupted,
+    LeftoverStackError,
+    PhaseTimer,
+    Plan,
+    SmokeCheckError,
+    StackConfig,
+    StackLockedError,
+    UpReport,
+)
+from tests.integration.test_deploy import (
+    test_a_copy_of_the_stack_deploys_passes_the_smoke_check_and_is_destroyed as deploy_test,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT = "cdn-alb-backend"
+NOW = datetime(2025, 11, 25, 15, 7, 9, tzinfo=UTC)
+NAME = "it-dev-20251125-150709-a1b2c3"
+OUTPUTS = {
+    "url": "https://d111111abcdef8.cloudfront.net",
+    "albDnsName": "backend-alb-1234.us-east-1.elb.amazonaws.com",
+}
+AWS_KEYS = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example"}
+# Everything the credential check reads from the environment, for tests that need it clean.
+AWS_CREDENTIAL_VARIABLES = (
+    *AWS_KEYS,
+    "AWS_PROFILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+)
+
+
+# --- Names ---------------------------------------------------------------------------------
+
+
+def test_the_name_carries_the_stack_file_the_utc_time_and_a_random_suffix() -> None:
+    name = ephemeral.new_stack_name("dev", now=lambda: NOW, token=lambda: "a1b2c3")
+
+    assert name == NAME
+    assert ephemeral.STACK_NAME_RULE.fullmatch(name)
+    assert ephemeral.created_at(name) == NOW
+
+
+def test_a_local_clock_is_written_as_utc() -> None:
+    local = NOW.astimezone(timezone(timedelta(hours=2)))
+
+    name = ephemeral.new_stack_name("prod", now=lambda: local, token=lambda: "00ff00")
+
+    assert name == "it-prod-20251125-150709-00ff00"
+
+
+def test_names_made_in_the_same_second_differ() -> None:
+    names = {ephemeral.new_stack_name("dev", now=lambda: NOW) for _ in range(10)}
+
+    assert len(names) == 10
+    for name in names:
+        assert ephemeral.STACK_NAME_RULE.fullmatch(name), name
+        assert name.startswith("it-dev-20251125-150709-")
+
+
+@pytest.mark.parametrize("stack_file", ["dev/prod", "dev prod", "x" * 80])
+def test_a_name_pulumi_would_reject_is_refused(stack_file: str) -> None:
+    with pytest.raises(ValueError, match="not a valid ephemeral stack name"):
+        ephemeral.ephemeral_stack_name(stack_file, NOW, "a1b2c3")
+
+
+@pytest.mark.parametrize(
+    ("stack_name", "created"),
+    [
+        (NAME, NOW),
+        (f"acme/{PROJECT}/{NAME}", NOW),
+        ("dev", None),
+        ("it-dev", None),
+        ("it-dev-20251125-150709", None),
+        ("it-dev-20251125-150709-A1B2C3", None),
+    ],
+)
+def test_only_ephemeral_names_have_a_creation_time(stack_name: str, created: datetime) -> None:
+    assert ephemeral.created_at(stack_name) == created
+
+
+# --- Config copy ---------------------------------------------------------------------------
+
+
+def copy_of(stack_file: str, region: str = "us-east-1") -> StackConfig:
+    return ephemeral.ephemeral_config(
+        ephemeral.load_stack_file(stack_file), stack_name=NAME, region=region
+    )
+
+
+def test_every_key_of_the_stack_file_is_copied() -> None:
+    config = copy_of("dev")
+
+    assert config.plain == {
+        "aws:region": "us-east-1",
+        f"{PROJECT}:instanceType": "t4g.nano",
+        f"{PROJECT}:minSize": "1",
+        f"{PROJECT}:maxSize": "2",
+        f"{PROJECT}:desiredCapacity": "1",
+        f"{PROJECT}:azCount": "2",
+        f"{PROJECT}:natGateways": "none",
+        f"{PROJECT}:priceClass": "PriceClass_100",
+        f"{PROJECT}:wafEnabled": "false",
+        f"{PROJECT}:deletionProtection": "false",
+        f"{PROJECT}:accessLogs": "false",
+    }
+    assert config.paths == {
+        "aws:defaultTags.tags.Project": PROJECT,
+        "aws:defaultTags.tags.Environment": "dev",
+        "aws:defaultTags.tags.ManagedBy": "pulumi",
+        "aws:defaultTags.tags.IntegrationStack": NAME,
+    }
+
+
+def test_deletion_protection_is_forced_off_even_where_the_stack_file_turns_it_on() -> None:
+    assert ephemeral.load_stack_file("prod")[f"{PROJECT}:deletionProtection"] is True
+
+    config = copy_of("prod")
+
+    assert config.plain[f"{PROJECT}:deletionProtection"] == "false"
+    assert config.plain[f"{PROJECT}:wafEnabled"] == "true"  # the rest stays as prod has it
+
+
+def test_the_chosen_region_replaces_the_stack_files() -> None:
+    assert ephemeral.load_stack_file("staging")["aws:region"] == "eu-west-1"
+
+    assert copy_of("staging", region="us-west-2").plain["aws:region"] == "us-west-2"
+
+
+def test_nested_values_become_path_keys_with_their_types() -> None:
+    stack_file = {
+        "aws:defaultTags": {"tags": {"Cost Center": "web", "team.name": "edge"}},
+        "aws:allowedAccountIds": ["123456789012x"],
+        "app:limits": {"burst": 5, "strict": True},
+    }
+
+    config = ephemeral.ephemeral_config(stack_file, stack_name=NAME, region="eu-west-1")
+
+    assert config.paths == {
+        'aws:defaultTags.tags["Cost Center"]': "web",
+        'aws:defaultTags.tags["team.name"]': "edge",
+        "aws:allowedAccountIds[0]": "123456789012x",
+        "app:limits.burst": "5",
+        "app:limits.strict": "true",
+        "aws:defaultTags.tags.IntegrationStack": NAME,
+    }
+
+
+@pytest.mark.parametrize(
+    ("stack_file", "problem"),
+    [
+        ({f"{PROJECT}:alarmEmail": {"secure": "v1:abc"}}, "is a secret"),
+        ({"aws:defaultTags": {"tags": {"Token": {"secure": "v1:abc"}}}}, "is a secret"),
+        ({f"{PROJECT}:domainName": "api.example.com"}, "same DNS name"),
+        ({"aws:defaultTags": {"tags": {"CostCenter": "1234"}}}, "would change type"),
+        ({"aws:defaultTags": {"tags": {"Enabled": "true"}}}, "would change type"),
+        ({"aws:defaultTags": {"tags": {}}}, "is empty"),
+        ({"aws:defaultTags": {"tags": {'say "hi"': "x"}}}, "cannot be written"),
+        ({f"{PROJECT}:minSize": None}, "is not a value"),
+    ],
+)
+def test_what_cannot_be_copied_faithfully_is_refused(
+    stack_file: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(ConfigCopyError, match=problem):
+        ephemeral.ephemeral_config(stack_file, stack_name=NAME, region="us-east-1")
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"INTEGRATION_REGION": "eu-west-1", "AWS_REGION": "us-west-2"},
+            ("eu-west-1", "INTEGRATION_REGION"),
+        ),
+        ({"INTEGRATION_REGION": "", "AWS_REGION": "us-west-2"}, ("us-west-2", "AWS_REGION")),
+        ({}, ("eu-west-1", "the stack file's aws:region")),
+    ],
+)
+def test_region_comes_from_the_environment_before_the_stack_file(
+    env: dict[str, str], expected: tuple[str, str]
+) -> None:
+    assert ephemeral.choose_region(env, {"aws:region": "eu-west-1"}) == expected
+
+
+def test_plan_from_env_copies_the_chosen_stack_file(tmp_path: Path) -> None:
+    env = {"INTEGRATION_STACK": "prod", "INTEGRATION_RECORD_FILE": str(tmp_path / "record")}
+
+    plan = ephemeral.plan_from_env(env, name=lambda stack_file: f"it-{stack_file}-x")
+
+    assert plan.stack_file == "prod"
+    assert plan.stack_name == "it-prod-x"
+    assert (plan.region, plan.region_source) == ("us-east-1", "the stack file's aws:region")
+    assert plan.config.plain[f"{PROJECT}:instanceType"] == "t4g.small"
+    assert plan.record_file == tmp_path / "record"
+
+
+def test_plan_from_env_defaults_to_dev() -> None:
+    assert ephemeral.plan_from_env({}).stack_file == "dev"
+
+
+def test_an_unknown_stack_file_lists_the_real_ones() -> None:
+    with pytest.raises(ConfigCopyError, match=r"Pulumi\.qa\.yaml \(choose one of: dev, prod, "):
+        ephemeral.plan_from_env({"INTEGRATION_STACK": "qa"})
+
+
+def test_ephemeral_stack_files_are_not_offered(tmp_path: Path) -> None:
+    for stack in ("dev", "prod", NAME):
+        (tmp_path / f"Pulumi.{stack}.yaml").write_text("config: {}\n", encoding="utf-8")
+
+    assert ephemeral.available_stack_files(tmp_path) == ["dev", "prod"]
+
+
+# --- Prerequisites and skip reasons --------------------------------------------------------
+
+
+def on_path(name: str) -> str | None:
+    return f"/usr/local/bin/{name}"
+
+
+def nowhere(name: str) -> str | None:
+    return None
+
+
+def test_nothing_is_missing_when_opted_in_with_the_cli_and_credentials(tmp_path: Path) -> None:
+    env = {"PULUMI_INTEGRATION": "1", **AWS_KEYS}
+
+    assert ephemeral.missing_prerequisites(env, home=tmp_path, which=on_path) == []
+
+
+@pytest.mark.parametrize(
+    ("env", "which", "missing"),
+    [
+        (AWS_KEYS, on_path, ["PULUMI_INTEGRATION=1 is not set (`make integration` sets it)"]),
+        ({"PULUMI_INTEGRATION": "true", **AWS_KEYS}, on_path, ["PULUMI_INTEGRATION=1 is not"]),
+        (
+            {"PULUMI_INTEGRATION": "1", **AWS_KEYS},
+            nowhere,
+            ["the pulumi CLI is not on PATH (install: curl -fsSL https://get.pulumi.com | sh"],
+        ),
+        ({"PULUMI_INTEGRATION": "1"}, on_path, ["no AWS credentials: none of AWS_ACCESS_KEY_ID"]),
+        (
+            {},
+            nowhere,
+            ["PULUMI_INTEGRATION=1 is not set", "the pulumi CLI is not", "no AWS credentials"],
+        ),
+    ],
+)
+def test_each_missing_prerequisite_is_named(
+    env: dict[str, str],
+    which: Callable[[str], str | None],
+    missing: list[str],
+    tmp_path: Path,
+) -> None:
+    reasons = ephemeral.missing_prerequisites(env, home=tmp_path, which=which)
+
+    assert len(reasons) == len(missing), reasons
+    for reason, start in zip(reasons, missing, strict=True):
+        assert reason.startswith(start)
+
+
+def test_the_cli_hint_names_both_installers_and_the_docs(tmp_path: Path) -> None:
+    [reason] = ephemeral.missing_prerequisites(
+        {"PULUMI_INTEGRATION": "1", **AWS_KEYS}, home=tmp_path, which=nowhere
+    )
+
+    assert "brew install pulumi/tap/pulumi" in reason
+    assert "https://www.pulumi.com/docs/iac/download-install/" in reason
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        AWS_KEYS,
+        {"AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/token", "AWS_ROLE_ARN": "arn:aws:iam::1:role/x"},
+        {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/abc"},
+        {"AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://169.254.170.23/v1/credentials"},
+    ],
+)
+def test_credentials_from_the_environment_count(env: dict[str, str], tmp_path: Path) -> None:
+    assert ephemeral.aws_credentials_problem(env, tmp_path) is None
+
+
+def write_aws_file(home: Path, name: str, text: str) -> None:
+    (home / ".aws").mkdir(exist_ok=True)
+    (home / ".aws" / name).write_text(text, encoding="utf-8")
+
+
+def test_a_default_profile_in_the_credentials_file_counts(tmp_path: Path) -> None:
+    write_aws_file(tmp_path, "credentials", "[default]\naws_access_key_id = A\n")
+
+    assert ephemeral.aws_credentials_problem({}, tmp_path) is None
+
+
+def test_aws_profile_finds_its_profile_in_the_config_file(tmp_path: Path) -> None:
+    write_aws_file(tmp_path, "config", "[profile deploy]\nrole_arn = arn:aws:iam::1:role/d\n")
+
+    assert ephemeral.aws_credentials_problem({"AWS_PROFILE": "deploy"}, tmp_path) is None
+    assert ephemeral.aws_credentials_problem({"AWS_PROFILE": "other"}, tmp_path) == (
+        "AWS_PROFILE=other names no profile with credentials in ~/.aws/config or ~/.aws/credentials"
+    )
+
+
+def test_a_profile_with_only_a_region_has_no_credentials(tmp_path: Path) -> None:
+    write_aws_file(tmp_path, "config", "[default]\nregion = us-east-1\n")
+
+    problem = ephemeral.aws_credentials_problem({}, tmp_path)
+
+    assert problem is not None
+    assert problem.startswith("no AWS credentials")
+
+
+def test_a_key_id_without_its_secret_is_reported(tmp_path: Path) -> None:
+    assert ephemeral.aws_credentials_problem({"AWS_ACCESS_KEY_ID": "A"}, tmp_path) == (
+        "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"
+    )
+
+
+def test_the_pytest_entry_skips_naming_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PULUMI_INTEGRATION", raising=False)
+
+    with pytest.raises(pytest.skip.Exception, match="not run: PULUMI_INTEGRATION=1 is not set"):
+        deploy_test()
+
+
+def test_check_command_fails_naming_the_problems(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setattr(Path, "home", lambda: tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    for variable in AWS_CREDENTIAL_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("INTEGRATION_STACK", "qa")
+
+    assert integration_cli.main(["check"]) == 1
+
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(" (")[0] for line in lines] == [
+        "integration: the pulumi CLI is not on PATH",
+        "integration: no AWS credentials: none of AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY, "
+        "AWS_PROFILE, AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN, "
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI is set, and ~/.aws has no default "
+        "profile with credentials",
+        "integration: no stack file Pulumi.qa.yaml",
+    ]
+
+
+def test_check_command_passes_when_all_is_there(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake_pulumi(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    for variable, value in AWS_KEYS.items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.setenv("INTEGRATION_STACK", "staging")
+
+    assert integration_cli.main(["check"]) == 0
+
+
+# --- The run, with a fake stack ------------------------------------------------------------
+
+
+@dataclass
+class FakeStack:
+    """Records what the harness asks for; `during_*` hooks fail or interrupt on cue."""
+
+    name: str
+    calls: list[str] = field(default_factory=list)
+    config: StackConfig | None = None
+    during_up: Callable[[], None] | None = None
+    destroy_failures: list[BaseException] = field(default_factory=list)  # one per attempt
+    during_destroy: Callable[[], None] | None = None
+
+    def configure(self, config: StackConfig) -> None:
+        self.calls.append("configure")
+        self.config = config
+
+    def up(self, on_output: Callable[[str], None]) -> UpReport:
+        self.calls.append("up")
+        on_output("+ aws:ec2/vpc:Vpc network-vpc created")
+        if self.during_up:
+            self.during_up()
+        return UpReport(resource_changes={"create": 42}, outputs=dict(OUTPUTS))
+
+    def resource_count(self) -> int:
+        return 42
+
+    def destroy(self, on_output: Callable[[str], None]) -> None:
+        self.calls.append("destroy")
+        if self.during_destroy:
+            self.during_destroy()
+        if self.destroy_failures:
+            raise self.destroy_failures.pop(0)
+
+    def cancel(self) -> None:
+        self.calls.append("cancel")
+
+    def remove(self) -> None:
+        self.calls.append("remove")
+
+
+@dataclass
+class Run:
+    """One deploy_and_prove call against a FakeStack, with a clock that ticks 2.5 s a read."""
+
+    stack: FakeStack = field(default_factory=lambda: FakeStack(NAME))
+    smoke_status: int = 0
+    lines: list[str] = field(default_factory=list)
+    smoke_inputs: list[dict[str, Any]] = field(default_factory=list)
+    pauses: list[float] = field(default_factory=list)
+    record_file: Path | None = None
+    create_error: BaseException | None = None
+
+    def plan(self) -> Plan:
+        return Plan(
+            stack_file="dev",
+            stack_name=NAME,
+            region="us-east-1",
+            region_source="AWS_REGION",
+            config=copy_of("dev"),
+            record_file=self.record_file,
+        )
+
+    def create(self, stack_name: str) -> FakeStack:
+        assert stack_name == NAME
+        if self.create_error:
+            raise self.create_error
+        self.stack.calls.append("create")
+        return self.stack
+
+    def smoke(self, outputs: Any) -> int:
+        self.smoke_inputs.append(dict(outputs))
+        return self.smoke_status
+
+    def __call__(self) -> ephemeral.RunResult:
+        ticks = itertools.count(0.0, 2.5)
+        return ephemeral.deploy_and_prove(
+            self.plan(),
+            self.create,
+            smoke_check=self.smoke,
+            out=self.lines.append,
+            clock=lambda: next(ticks),
+            pause=self.pauses.append,
+        )
+
+
+EVERYTHING = ["create", "configure", "up", "destroy", "remove"]
+
+
+def test_a_good_run_deploys_checks_the_outputs_and_cleans_up() -> None:
+    run = Run()
+
+    result = run()
+
+    assert run.stack.calls == EVERYTHING
+    assert run.smoke_inputs == [OUTPUTS]
+    assert result.smoke_exit_status == 0
+    assert result.resource_count == 42
+    assert result.resource_changes == {"create": 42}
+
+
+def test_the_copy_is_configured_with_deletion_protection_off() -> None:
+    run = Run()
+
+    run()
+
+    assert run.stack.config is not None
+    assert run.stack.config.plain[f"{PROJECT}:deletionProtection"] == "false"
+    assert run.stack.config.paths["aws:defaultTags.tags.IntegrationStack"] == NAME
+
+
+def test_each_phase_time_and_the_resource_count_are_printed() -> None:
+    run = Run()
+
+    result = run()
+
+    assert [(p.name, p.seconds, p.outcome) for p in result.phases] == [
+        ("create stack", 2.5, "ok"),
+        ("configure", 2.5, "ok"),
+        ("up", 2.5, "ok"),
+        ("smoke check", 2.5, "ok"),
+        ("destroy", 2.5, "ok"),
+        ("remove stack", 2.5, "ok"),
+    ]
+    assert "[integration] up: ok in 2.5s" in run.lines
+    assert "[integration] resources: 42 in the stack (create=42)" in run.lines
+    assert "+ aws:ec2/vpc:Vpc network-vpc created" in run.lines  # up's output streams through
+    assert run.lines[-8:] == [
+        "[integration] phase            seconds  outcome",
+        "[integration] create stack         2.5  ok",
+        "[integration] configure            2.5  ok",
+        "[integration] up                   2.5  ok",
+        "[integration] smoke check          2.5  ok",
+        "[integration] destroy              2.5  ok",
+        "[integration] remove stack         2.5  ok",
+        "[integration] total               15.0",
+    ]
+
+
+def test_a_failed_up_is_still_destroyed_and_removed() -> None:
+    run = Run()
+    run.stack.during_up = fail_with(RuntimeError("up failed: AccessDenied"))
+
+    with pytest.raises(RuntimeError, match="AccessDenied"):
+        run()
+
+    assert run.stack.calls == EVERYTHING
+    assert run.smoke_inputs == []
+    assert "[integration] up: failed in 2.5s" in run.lines
+
+
+def test_a_failed_smoke_check_fails_the_run_after_the_clean_up() -> None:
+    run = Run(smoke_status=1)
+
+    with pytest.raises(SmokeCheckError, match="exit status 1"):
+        run()
+
+    assert run.stack.calls == EVERYTHING
+
+
+def test_ctrl_c_during_up_destroys_and_removes_then_stops() -> None:
+    run = Run()
+    run.stack.during_up = fail_with(KeyboardInterrupt())
+
+    with pytest.raises(KeyboardInterrupt):
+        run()
+
+    assert run.stack.calls == EVERYTHING
+    assert "[integration] up: interrupted in 2.5s" in run.lines
+
+
+def test_sigterm_during_up_destroys_and_removes_then_stops() -> None:
+    run = Run()
+    run.stack.during_up = lambda: os.kill(os.getpid(), signal.SIGTERM)
+    unhandled: list[int] = []
+
+    with sigterm_fallback(unhandled), pytest.raises(Interrupted, match="SIGTERM"):
+        run()
+
+    assert unhandled == []
+    assert run.stack.calls == EVERYTHING
+
+
+def test_ctrl_c_during_the_destroy_does_not_cut_it_short() -> None:
+    run = Run()
+    run.stack.during_destroy = lambda: os.kill(os.getpid(), signal.SIGINT)
+
+    try:
+        run()
+    except KeyboardInterrupt:  # let the test fail instead of stopping the whole session
+        pytest.fail("Ctrl-C during the destroy interrupted the clean-up")
+
+    assert run.stack.calls == EVERYTHING
+    notices = [line for line in run.lines if line.startswith("[integration] SIGINT")]
+    assert notices == [
+        f"[integration] SIGINT during the clean-up of {NAME}: carrying on (whatever is left, "
+        "`make integration-cleanup` destroys later)"
+    ]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_failed_destroy_keeps_the_stack_and_says_how_to_finish() -> None:
+    run = Run()
+    run.stack.destroy_failures = [RuntimeError("DependencyViolation")]
+
+    with pytest.raises(LeftoverStackError, match=f"pulumi destroy --stack {NAME}"):
+        run()
+
+    assert run.stack.calls == ["create", "configure", "up", "destroy"]  # no remove
+    assert "[integration] clean-up failed: DependencyViolation" in run.lines
+    assert any(f"Key=IntegrationStack,Values={NAME}" in line for line in run.lines)
+
+
+def test_a_failed_destroy_does_not_hide_why_the_run_failed() -> None:
+    run = Run()
+    run.stack.during_up = fail_with(RuntimeError("up failed"))
+    run.stack.destroy_failures = [RuntimeError("destroy failed")]
+
+    with pytest.raises(RuntimeError, match="up failed"):
+        run()
+
+    assert "[integration] clean-up failed: destroy failed" in run.lines
+
+
+def test_the_destroy_waits_for_an_interrupted_operation_to_release_the_lock() -> None:
+    run = Run()
+    run.stack.destroy_failures = [StackLockedError("locked"), StackLockedError("locked")]
+
+    run()
+
+    assert run.pauses == [30.0, 30.0]
+    assert run.stack.calls == [
+        "create",
+        "configure",
+        "up",
+        "destroy",
+        "destroy",
+        "destroy",
+        "remove",
+    ]
+
+
+def test_a_lock_that_outlasts_the_wait_is_cancelled() -> None:
+    stack = FakeStack(NAME, destroy_failures=[StackLockedError("locked")] * 3)
+    pauses: list[float] = []
+
+    cleaned = ephemeral.tear_down(
+        stack,
+        PhaseTimer(lambda line: None),
+        out=lambda line: None,
+        pause=pauses.append,
+        lock_wait=60,
+    )
+
+    assert cleaned
+    assert pauses == [30.0, 30.0]
+    assert stack.calls == ["destroy", "destroy", "destroy", "cancel", "destroy", "remove"]
+
+
+def test_a_stack_that_was_never_created_needs_no_clean_up(tmp_path: Path) -> None:
+    run = Run(record_file=tmp_path / "record", create_error=RuntimeError("no backend"))
+
+    with pytest.raises(RuntimeError, match="no backend"):
+        run()
+
+    assert run.stack.calls == []
+    # Recorded before creating: a later clean-up must also find a half-created stack.
+    assert (tmp_path / "record").read_text(encoding="utf-8") == f"{NAME}\n"
+
+
+def fail_with(error: BaseException) -> Callable[[], None]:
+    def fail() -> None:
+        raise error
+
+    return fail
+
+
+@dataclass
+class sigterm_fallback:  # noqa: N801 -- used like the context manager function it stands in for
+    """Catches a SIGTERM the harness failed to handle, instead of it killing pytest."""
+
+    unhandled: list[int]
+
+    def __enter__(self) -> None:
+        self.previous = signal.signal(
+            signal.SIGTERM, lambda signum, frame: self.unhandled.append(signum)
+        )
+
+    def __exit__(self, *exc_info: object) -> None:
+        signal.signal(signal.SIGTERM, self.previous)
+
+
+# --- The smoke check, for real -------------------------------------------------------------
+
+
+def test_the_smoke_check_reads_the_outputs_on_stdin_and_its_status_is_returned(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # Without `url` the script stops at once with status 2 (bad usage): no request is made.
+    status = ephemeral.run_smoke_check({"albDnsName": OUTPUTS["albDnsName"]})
+
+    assert status == 2
+    assert "no string `url`" in capfd.readouterr().err
+
+
+# --- Leftovers from earlier runs -----------------------------------------------------------
+
+
+def test_leftovers_are_the_recorded_stack_and_abandoned_copies_only() -> None:
+    recent = "it-dev-20251125-150000-aaaaaa"
+    abandoned = "it-prod-20251125-080000-bbbbbb"
+    names = ["dev", "prod", NAME, recent, f"acme/{PROJECT}/{abandoned}", "it-dev-weird"]
+
+    leftovers = ephemeral.leftover_stacks(names, recorded=[f"{NAME}\n", ""], now=NOW)
+
+    assert leftovers == [NAME, f"acme/{PROJECT}/{abandoned}"]
+
+
+@dataclass
+class FakeDirectory:
+    stacks: dict[str, FakeStack]
+
+    def stack_names(self) -> list[str]:
+        return [*self.stacks, "dev", "prod"]
+
+    def select(self, stack_name: str) -> FakeStack:
+        return self.stacks[stack_name]
+
+
+def test_the_clean_up_cancels_a_dead_runs_lock_at_once() -> None:
+    locked = FakeStack(NAME, destroy_failures=[StackLockedError("locked")])
+    directory = FakeDirectory({NAME: locked})
+
+    all_gone = ephemeral.clean_up_leftovers(
+        directory, recorded=[NAME], now=NOW, out=lambda line: None
+    )
+
+    assert all_gone
+    assert locked.calls == ["destroy", "cancel", "destroy", "remove"]
+
+
+def test_the_clean_up_reports_a_stack_it_could_not_destroy() -> None:
+    broken = FakeStack(NAME, destroy_failures=[RuntimeError("AccessDenied")])
+    old = FakeStack("it-dev-20251124-000000-cccccc")
+    directory = FakeDirectory({NAME: broken, old.name: old})
+    lines: list[str] = []
+
+    all_gone = ephemeral.clean_up_leftovers(directory, recorded=[NAME], now=NOW, out=lines.append)
+
+    assert not all_gone
+    assert old.calls == ["destroy", "remove"]  # one failure does not stop the others
+    assert lines[0] == f"[integration] 2 leftover ephemeral stack(s) {NAME} {old.name}"
+
+
+# --- Makefile: the goals that need the Pulumi CLI ------------------------------------------
+
+
+def fake_pulumi(directory: Path) -> None:
+    script = directory / "pulumi"
+    script.write_text("#!/bin/sh\nexit 1\n", encoding="utf-8")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+
+
+def path_without_pulumi() -> str:
+    directories = os.environ.get("PATH", "").split(os.pathsep)
+    return os.pathsep.join(d for d in directories if not (Path(d) / "pulumi").exists())
+
+
+def make(*args: str, path: str) -> subprocess.CompletedProcess[str]:
+    executable = shutil.which("make")
+    assert executable is not None
+    # Under `make test` the parent make's variables would turn this into a sub-make.
+    inherited = {k: v for k, v in os.environ.items() if k not in MAKE_VARIABLES}
+    # The arguments are fixed goals of this repository's Makefile.
+    return subprocess.run(  # noqa: S603
+        [executable, "--no-print-directory", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**inherited, "PATH": path},
+        check=False,
+    )
+
+
+MAKE_VARIABLES = frozenset({"MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES"})
+needs_make = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+
+
+@needs_make
+@pytest.mark.parametrize("goal", ["up", "preview", "destroy", "integration", "integration-cleanup"])
+def test_a_pulumi_goal_without_the_cli_says_how_to_install_it(goal: str) -> None:
+    result = make(goal, "STACK=dev", path=path_without_pulumi())
+
+    assert result.returncode != 0
+    assert result.stdout.splitlines() == [
+        f"`make {goal}` needs the Pulumi CLI, which is not on PATH. Install it:",
+        "  curl -fsSL https://get.pulumi.com | sh    (Linux, macOS; then open a new shell)",
+        "  brew install pulumi/tap/pulumi           (macOS, Linux with Homebrew)",
+        "More ways: https://www.pulumi.com/docs/iac/download-install/",
+    ]
+    assert "the Pulumi CLI is not installed.  Stop." in result.stderr
+    assert "command not found" not in result.stderr  # stopped before any recipe ran
+
+
+@needs_make
+def test_goals_that_do_not_need_the_cli_still_work_without_it() -> None:
+    result = make("help", path=path_without_pulumi())
+
+    assert result.returncode == 0, result.stderr
+    assert "make integration STACK=dev" in result.stdout
+
+
+@needs_make
+def test_make_integration_opts_in_and_streams_the_output(tmp_path: Path) -> None:
+    fake_pulumi(tmp_path)
+
+    result = make(
+        "-n", "integration", "STACK=prod", path=f"{tmp_path}{os.pathsep}{os.environ['PATH']}"
+    )
+
+    assert result.returncode == 0, result.stderr
+    commands = [
+        line
+        for line in result.stdout.splitlines()
+        if "tests.integration" in line or "pytest" in line
+    ]
+    assert commands == [
+        "PULUMI_INTEGRATION=1 INTEGRATION_STACK=prod venv/bin/python -m tests.integration check",
+        f"PULUMI_BACKEND_URL=file://{ROOT}/.pulumi-state PULUMI_INTEGRATION=1 "
+        "INTEGRATION_STACK=prod venv/bin/python -m pytest tests/integration -s",
+    ]
+
+
+# --- The Automation API adapter, against a stand-in `pulumi` executable --------------------
+
+FAKE_CLI = """#!/bin/sh
+# Logs its arguments, one line per call, tab-separated; answers the few calls that read output.
+for arg in "$@"; do printf '%s\\t' "$arg"; done >> "$FAKE_PULUMI_LOG"; echo >> "$FAKE_PULUMI_LOG"
+case " $* " in
+  *" version "*) echo v3.272.0 ;;
+  *" stack export "*) echo '{"version": 3, "deployment": {"resources": [
+    {"type": "pulumi:pulumi:Stack"}, {"type": "pulumi:providers:aws"},
+    {"type": "aws:ec2/vpc:Vpc"}, {"type": "aws:lb/loadBalancer:LoadBalancer"}]}}' ;;
+  *" destroy "*) if [ -n "$FAKE_PULUMI_LOCKED" ]; then
+      echo "error: the stack is currently locked by 1 lock(s)" >&2; exit 255; fi ;;
+esac
+"""
+
+
+@pytest.fixture
+def cli_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    script = tmp_path / "pulumi"
+    script.write_text(FAKE_CLI, encoding="utf-8")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    log = tmp_path / "calls.log"
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_PULUMI_LOG", str(log))
+    monkeypatch.delenv("FAKE_PULUMI_LOCKED", raising=False)
+    return log
+
+
+def cli_calls(log: Path) -> list[list[str]]:
+    """Each call's arguments, without the flags every Automation API call adds."""
+    noise = {"--non-interactive", "--stack", NAME}
+    calls = [line.rstrip("\t").split("\t") for line in log.read_text(encoding="utf-8").splitlines()]
+    return [[arg for arg in call if arg not in noise] for call in calls if call != ["version"]]
+
+
+def test_the_adapter_creates_configures_counts_and_removes_through_the_cli(
+    cli_log: Path,
+) -> None:
+    from tests.integration.automation import create_stack  # noqa: PLC0415
+
+    stack = create_stack(NAME)
+    stack.configure(
+        StackConfig(
+            plain={"aws:region": "us-east-1", f"{PROJECT}:deletionProtection": "false"},
+            paths={"aws:defaultTags.tags.Environment": "dev"},
+        )
+    )
+    count = stack.resource_count()
+    stack.remove()
+
+    assert count == 2  # the stack and its provider are not resources of the program
+    assert cli_calls(cli_log) == [
+        ["stack", "init"],
+        ["config", "set-all", "--plaintext", "aws:region=us-east-1", "--plaintext",
+         f"{PROJECT}:deletionProtection=false"],
+        ["config", "set-all", "--path", "--plaintext", "aws:defaultTags.tags.Environment=dev"],
+        ["stack", "export", "--show-secrets"],
+        ["stack", "rm", "--yes"],
+    ]  # fmt: skip
+
+
+def test_the_adapter_reports_a_locked_stack_as_such(
+    cli_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.integration.automation import create_stack  # noqa: PLC0415
+
+    stack = create_stack(NAME)
+    monkeypatch.setenv("FAKE_PULUMI_LOCKED", "1")
+
+    with pytest.raises(StackLockedError, match="currently locked"):
+        stack.destroy(lambda line: None)
