@@ -13,6 +13,7 @@ architecture, and the custom domain's hosted zone.
 from __future__ import annotations
 
 import difflib
+import functools
 import ipaddress
 import re
 from collections.abc import Callable
@@ -277,6 +278,7 @@ def _hosted_zone_id(domain_name: str, hosted_zone_name: str, problems: list[str]
         return ""
 
 
+@functools.cache  # the file does not change during a run
 def _declared_keys() -> list[str]:
     project = yaml.safe_load(PROJECT_FILE.read_text())
     return sorted(project.get("config") or {})

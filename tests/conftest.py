@@ -7,6 +7,18 @@ import pytest
 from tests.harness import stack_config
 
 STACKS = ("dev", "prod", "staging")
+# Each stack file as it is, and with the modes it does not ship with: the whole-program checks
+# that must hold everywhere run on each of these.
+MODES: list[tuple[str, dict[str, str]]] = [
+    *((stack, {}) for stack in STACKS),
+    *((stack, {"originAccess": "vpcOrigin", "natGateways": "perAz"}) for stack in STACKS),
+    ("dev", {"natGateways": "single", "domainName": "api.example.com", "wafEnabled": "true"}),
+    ("staging", {"accessLogs": "true", "flowLogs": "true", "wafEnabled": "true"}),
+]
+MODE_IDS = [
+    f"{stack}-{'-'.join(f'{k}={v}' for k, v in overrides.items()) or 'as-is'}"
+    for stack, overrides in MODES
+]
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from tests import pulumi_internals
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
 PROJECT_NAME: str = PROJECT["name"]
+pulumi_internals.skip_source_positions()
 SECRET_SIG = pulumi_internals.SECRET_SIG
 SECRET_VALUE_SIG = pulumi_internals.SECRET_VALUE_SIG
 ACCOUNT_ID = "123456789012"

@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from pulumi.runtime import mocks, rpc
+from pulumi.runtime import resource as runtime_resource
 from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.proto import source_pb2
 
 # How a secret travels on the wire: {SECRET_SIG: SECRET_VALUE_SIG, "value": ...}.
 SECRET_SIG: str = rpc._special_sig_key
@@ -36,3 +38,10 @@ def reset_root_stack() -> None:
 def root_stack_outputs() -> dict[str, Any]:
     """The outputs `pulumi.export` set on the current run's root stack."""
     return dict(getattr(runtime_settings.get_root_resource(), "outputs", {}))
+
+
+def skip_source_positions() -> None:
+    """Stop recording each registration's Python stack trace (for source positions in the
+    engine's diagnostics). The mocks have no use for it, and reading every frame's source line
+    takes almost half of a program run."""
+    runtime_resource._get_stack_trace = source_pb2.StackTrace

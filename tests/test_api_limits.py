@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import STACKS
+from tests.conftest import MODE_IDS, MODES, STACKS
 from tests.harness import (
     PROJECT_NAME,
     Resource,
@@ -23,17 +23,6 @@ from tests.harness import (
     run_stack,
     stack_config,
 )
-
-# Each stack file as it is, and with the modes it does not ship with.
-MODES: list[tuple[str, dict[str, str]]] = [
-    *((stack, {}) for stack in STACKS),
-    *((stack, {"originAccess": "vpcOrigin", "natGateways": "perAz"}) for stack in STACKS),
-    ("dev", {"natGateways": "single", "domainName": "api.example.com", "wafEnabled": "true"}),
-    ("staging", {"accessLogs": "true", "flowLogs": "true", "wafEnabled": "true"}),
-]
-MODE_IDS = [
-    f"{stack}-{'-'.join(f'{k}={v}' for k, v in o.items()) or 'as-is'}" for stack, o in MODES
-]
 
 # EC2 CreateSecurityGroup / AuthorizeSecurityGroupIngress: GroupDescription and rule
 # Description, "a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=&;{}!$*", at most 255 characters.

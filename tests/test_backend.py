@@ -508,14 +508,6 @@ def test_outputs_expose_what_the_other_components_need(run: Run) -> None:
     }
 
 
-def test_every_child_is_parented_to_the_component(run: Run) -> None:
-    component = run.one("cdn-alb-backend:backend:LoadBalancedBackend")
-
-    children = [r for r in run.resources if r is not component]
-    assert len(children) == 17
-    assert {r.parent_urn for r in children} == {component.urn}
-
-
 def test_group_scales_on_requests_per_instance(run: Run) -> None:
     policy = run.one("aws:autoscaling/policy:Policy")
     alb = run.one("aws:lb/loadBalancer:LoadBalancer")

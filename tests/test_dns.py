@@ -101,14 +101,3 @@ def test_alias_records_point_both_address_families_at_the_distribution(alias_run
                 "evaluateTargetHealth": False,
             }
         ]
-
-
-def test_every_child_is_parented(certificate_run: Run, alias_run: Run) -> None:
-    for run, component_type in (
-        (certificate_run, "cdn-alb-backend:dns:DomainCertificate"),
-        (alias_run, "cdn-alb-backend:dns:DomainAlias"),
-    ):
-        component = run.one(component_type)
-        children = [r for r in run.resources if r is not component]
-        assert children
-        assert {r.parent_urn for r in children} == {component.urn}

@@ -89,10 +89,9 @@ def test_metrics_and_sampled_requests_are_on_everywhere(acl: Resource) -> None:
     assert len({c["metricName"] for c in configs}) == len(configs)
 
 
-def test_outputs_and_parenting(run: Run, acl: Resource) -> None:
+def test_outputs_and_former_type(run: Run, acl: Resource) -> None:
     component = run.one("cdn-alb-backend:edge_firewall:EdgeFirewall")
     # Renamed from cdn-alb-backend:firewall:EdgeFirewall; the alias keeps existing stacks' ACL.
     assert component.aliases == ("cdn-alb-backend:firewall:EdgeFirewall",)
 
     assert run.exports == {"web_acl_arn": acl.outputs["arn"]}
-    assert acl.parent_urn == component.urn

@@ -213,15 +213,6 @@ def test_default_security_group_is_stripped_of_all_rules() -> None:
     assert group.inputs["egress"] == []
 
 
-def test_every_child_is_parented_to_the_component() -> None:
-    run = build(THREE_ZONES, nat=NatGateways.PER_AZ)
-
-    component = run.one("cdn-alb-backend:network:Network")
-    children = [r for r in run.resources if r is not component]
-    assert len(children) > 20
-    assert {r.parent_urn for r in children} == {component.urn}
-
-
 def test_outputs_name_the_vpc_and_subnets_in_zone_order() -> None:
     run = build(THREE_ZONES)
 

@@ -6,7 +6,7 @@ import pytest
 
 from components.backend.app.server import IDLE_TIMEOUT_SECONDS
 from stack_settings import SettingsError
-from tests.conftest import STACKS
+from tests.conftest import MODE_IDS, MODES, STACKS
 from tests.harness import (
     Resource,
     Run,
@@ -142,14 +142,20 @@ def test_alb_and_instances_use_the_network(stack: tuple[dict[str, str], Run]) ->
     }
 
 
-def test_every_resource_belongs_to_a_component(stack: tuple[dict[str, str], Run]) -> None:
-    _, run = stack
+@pytest.mark.parametrize(("stack_file", "overrides"), MODES, ids=MODE_IDS)
+def test_every_resource_is_parented_to_a_component(
+    stack_file: str, overrides: dict[str, str]
+) -> None:
+    """The one parenting check, on the whole program in every mode: a resource a component
+    forgets to parent lands on the stack itself."""
+    run = run_stack(stack_file, **overrides)
     components = {
         r.urn: r.type for r in run.resources if r.type in COMPONENTS | OPTIONAL_COMPONENTS
     }
 
     assert COMPONENTS <= set(components.values()) <= COMPONENTS | OPTIONAL_COMPONENTS
-    assert all(r.parent_urn in components for r in run.resources if r.custom)
+    assert [r.name for r in run.resources if r.custom and r.parent_urn not in components] == []
+    assert set(components) <= {r.parent_urn for r in run.resources if r.custom}
 
 
 def test_web_acl_is_attached_exactly_when_waf_is_enabled(stack: tuple[dict[str, str], Run]) -> None:

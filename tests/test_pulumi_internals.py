@@ -8,6 +8,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pulumi
+from pulumi.runtime import resource as runtime_resource
+from pulumi.runtime.proto import source_pb2
 
 from tests import pulumi_internals
 from tests.harness import PROJECT_DIR, is_secret, run_pulumi
@@ -51,3 +53,8 @@ def test_requirements_pin_the_minor_release_the_shim_is_tested_with() -> None:
 
     assert pinned == f"pulumi~={major}.{minor}.0", pinned
     assert Path(pulumi_internals.__file__).name == "pulumi_internals.py"
+
+
+def test_registrations_skip_the_stack_trace_the_mocks_never_read() -> None:
+    assert runtime_resource._get_stack_trace() == source_pb2.StackTrace()
+    assert "_get_stack_trace()" in inspect.getsource(runtime_resource.register_resource)

@@ -7,6 +7,7 @@ Amazon Linux 2023's own python3, so booting needs no package download and no int
 from __future__ import annotations
 
 import base64
+import functools
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -58,6 +59,7 @@ def service_unit(app_port: int, health_check_path: str) -> str:
     )
 
 
+@functools.cache  # pure, and rendered by every program run
 def cloud_config(app_port: int, health_check_path: str) -> str:
     """The cloud-config document, in plain text."""
     unit = service_unit(app_port, health_check_path)
