@@ -25,17 +25,24 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_DIR = ROOT / ".github" / "workflows"
 PULL_REQUEST = "pull-request.yml"
 DEPLOY = "deploy.yml"
+DEPLOY_STACK = "deploy-stack.yml"  # the reusable workflow that deploy.yml calls once per stack
 INTEGRATION = "integration.yml"
 DRIFT = "drift.yml"
-WORKFLOWS = (PULL_REQUEST, DEPLOY, INTEGRATION, DRIFT)
+WORKFLOWS = (PULL_REQUEST, DEPLOY, DEPLOY_STACK, INTEGRATION, DRIFT)
 STACKS = ("dev", "prod")
-DEPLOY_JOBS = {"dev": "deploy-dev", "prod": "deploy-prod"}
+DEPLOY_JOBS = {"dev": "deploy-dev", "prod": "deploy-prod"}  # the calling jobs, in deploy.yml
+ENVIRONMENTS = {"dev": "dev", "prod": "production"}
+DEPLOY_STACK_JOB = "deploy"  # the one job of deploy-stack.yml
+CALLED_WORKFLOW = f"./.github/workflows/{DEPLOY_STACK}"
+PULUMI_SECRETS = ("PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE")
 
 AWS_CREDENTIALS_ACTION = "aws-actions/configure-aws-credentials"
 PULUMI_ACTION = "pulumi/actions"
 SHA_PINNED = re.compile(r"^[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40}$")
 USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<rest>.*)$")
 VERSION_COMMENT = re.compile(r"^\s+# v\d+\.\d+\.\d+$")
+INPUT_EXPRESSION = re.compile(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}")
+SECRET_EXPRESSION = re.compile(r"\$\{\{\s*secrets\.(\w+)\s*\}\}")
 # Any download attempt goes to the discard port of this machine, which refuses it at once.
 OFFLINE = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
 
@@ -121,8 +128,8 @@ def workflow_files() -> list[Path]:
     return sorted(path for path in WORKFLOW_DIR.iterdir() if path.suffix in {".yml", ".yaml"})
 
 
-def test_every_workflow_exists() -> None:
-    assert set(WORKFLOWS) <= {path.name for path in workflow_files()}
+def test_every_workflow_exists_and_is_checked_here() -> None:
+    assert set(WORKFLOWS) == {path.name for path in workflow_files()}
 
 
 def test_every_workflow_matches_the_github_workflow_schema() -> None:
@@ -193,28 +200,120 @@ def _environment(body: Job) -> str:
     return environment["name"] if isinstance(environment, dict) else environment
 
 
+def caller(stack: str) -> Job:
+    """The job of deploy.yml that deploys `stack` by calling deploy-stack.yml."""
+    return job(DEPLOY, DEPLOY_JOBS[stack])
+
+
+def deploy_job() -> Job:
+    """The one job of the reusable workflow, as written (with `${{ inputs.* }}` in it)."""
+    return job(DEPLOY_STACK, DEPLOY_STACK_JOB)
+
+
+def _resolve(value: Any, inputs: dict[str, Any]) -> Any:
+    if isinstance(value, str):
+        return INPUT_EXPRESSION.sub(lambda match: str(inputs[match[1]]), value)
+    if isinstance(value, dict):
+        return {key: _resolve(item, inputs) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_resolve(item, inputs) for item in value]
+    return value
+
+
+def deployed_job(stack: str) -> Job:
+    """The reusable job with the inputs that `stack`'s caller passes substituted in."""
+    return _resolve(deploy_job(), caller(stack)["with"])
+
+
+def workflow_call() -> dict[str, Any]:
+    return triggers(DEPLOY_STACK)["workflow_call"]
+
+
+def test_deploy_stack_runs_only_when_called_with_a_stack_and_an_environment() -> None:
+    assert set(triggers(DEPLOY_STACK)) == {"workflow_call"}
+    inputs = workflow_call()["inputs"]
+    assert set(inputs) == {"stack", "environment"}
+    for declared in inputs.values():
+        assert declared["type"] == "string"
+        assert declared["required"] is True  # no default stack to deploy by mistake
+    assert set(workflow(DEPLOY_STACK)["jobs"]) == {DEPLOY_STACK_JOB}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_deploy_calls_the_reusable_workflow_once_per_stack(stack: str) -> None:
+    assert set(workflow(DEPLOY)["jobs"]) == set(DEPLOY_JOBS.values())
+    body = caller(stack)
+
+    assert body["uses"] == CALLED_WORKFLOW
+    assert (ROOT / CALLED_WORKFLOW).is_file()
+    assert "steps" not in body  # the steps live in deploy-stack.yml only
+    assert body["with"] == {"stack": stack, "environment": ENVIRONMENTS[stack]}
+    assert set(body["with"]) == set(workflow_call()["inputs"])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_deploy_passes_only_the_pulumi_secrets(stack: str) -> None:
+    passed = caller(stack)["secrets"]
+    declared = workflow_call()["secrets"]
+    # Every secret the reusable workflow reads is declared, and so passed: an undeclared one
+    # would read as "" there.
+    read = set(SECRET_EXPRESSION.findall((WORKFLOW_DIR / DEPLOY_STACK).read_text("utf-8")))
+
+    assert passed != "inherit"  # one by one: nothing else crosses the call
+    assert passed == {name: f"${{{{ secrets.{name} }}}}" for name in PULUMI_SECRETS}
+    assert set(declared) == set(PULUMI_SECRETS) == read
+    for secret in declared.values():
+        assert secret["required"] is False  # one backend or the other: the other one is unset
+
+
 def test_prod_deploys_after_dev_behind_the_production_environment() -> None:
-    prod = job(DEPLOY, "deploy-prod")
+    prod = caller("prod")
     needs = prod["needs"]
     assert "deploy-dev" in (needs if isinstance(needs, list) else [needs])
     assert "if" not in prod  # runs only when deploy-dev succeeded
-    assert _environment(prod) == "production"  # required reviewers: repository settings
-    dev = job(DEPLOY, "deploy-dev")
+    assert _environment(deployed_job("prod")) == "production"  # required reviewers: settings
+    dev = caller("dev")
     assert (
         dev["if"] == "github.ref == 'refs/heads/main'"
     )  # a manual run from a branch deploys nothing
-    assert _environment(dev) == "dev"
+    assert "needs" not in dev
+    assert _environment(deployed_job("dev")) == "dev"
+    # The environment is set in the reusable job (a calling job cannot have one), with the URL.
+    assert deploy_job()["environment"] == {
+        "name": "${{ inputs.environment }}",
+        "url": "${{ steps.up.outputs.url }}",
+    }
+    assert pulumi_step(deploy_job())["id"] == "up"
+    assert "if" not in deploy_job()
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_each_stack_deploys_one_run_at_a_time(stack: str) -> None:
-    body = job(DEPLOY, DEPLOY_JOBS[stack])
+    body = deployed_job(stack)
     assert body["concurrency"] == {"group": f"deploy-{stack}", "cancel-in-progress": False}
+    # The same group on the calling job too would deadlock the run.
+    assert "concurrency" not in caller(stack)
+
+
+def test_deploy_job_times_out_after_an_hour() -> None:
+    assert deploy_job()["timeout-minutes"] == 60
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_up_deploys_its_stack_then_the_smoke_check_runs(stack: str) -> None:
-    body = job(DEPLOY, DEPLOY_JOBS[stack])
+def test_each_caller_deploys_and_names_its_own_stack(stack: str) -> None:
+    body = deployed_job(stack)
+    credentials = step_named(body, "configures AWS credentials", _configures_aws)
+    export = step_named(
+        body, "exports the outputs", lambda step: "pulumi stack output" in step.get("run", "")
+    )
+
+    assert pulumi_step(body)["with"]["stack-name"] == stack
+    assert export["env"] == {"STACK": stack}
+    assert credentials["with"]["role-session-name"] == f"deploy-{stack}-${{{{ github.run_id }}}}"
+
+
+def test_up_deploys_its_stack_then_the_smoke_check_runs() -> None:
+    body = deploy_job()
     up = index_of(body, "uses pulumi/actions", _is_pulumi)
     export = index_of(
         body,
@@ -228,11 +327,13 @@ def test_up_deploys_its_stack_then_the_smoke_check_runs(stack: str) -> None:
     )
 
     assert body["steps"][up]["with"]["command"] == "up"
-    assert body["steps"][up]["with"]["stack-name"] == stack
+    assert body["steps"][up]["with"]["stack-name"] == "${{ inputs.stack }}"
     assert up < export < smoke
+    # The stack reaches the script through the environment, not an expression in the script.
     assert body["steps"][export]["run"].strip() == (
-        f"pulumi stack output --json --stack {stack} > outputs.json"
+        'pulumi stack output --json --stack "$STACK" > outputs.json'
     )
+    assert body["steps"][export]["env"] == {"STACK": "${{ inputs.stack }}"}
     assert (
         body["steps"][smoke]["run"]
         .strip()
@@ -416,7 +517,7 @@ def test_drift_uses_the_read_only_role_of_the_pull_request_previews() -> None:
 # --- Every Pulumi job ---------------------------------------------------------------------
 
 
-PULUMI_JOBS = [(PULL_REQUEST, "preview"), (DEPLOY, "deploy-dev"), (DEPLOY, "deploy-prod")]
+PULUMI_JOBS = [(PULL_REQUEST, "preview"), (DEPLOY_STACK, DEPLOY_STACK_JOB)]
 # Every job that reaches AWS: the ones above, and the integration and drift jobs.
 AWS_JOBS = [*PULUMI_JOBS, (INTEGRATION, "integration"), (DRIFT, "drift")]
 
@@ -479,8 +580,11 @@ def test_no_long_lived_aws_keys(name: str) -> None:
 JOB_PERMISSIONS = {
     (PULL_REQUEST, "test"): {"contents": "read"},
     (PULL_REQUEST, "preview"): {"contents": "read", "id-token": "write", "pull-requests": "write"},
+    # A called workflow gets no more than its calling job grants: each caller grants what the
+    # reusable job asks for.
     (DEPLOY, "deploy-dev"): {"contents": "read", "id-token": "write"},
     (DEPLOY, "deploy-prod"): {"contents": "read", "id-token": "write"},
+    (DEPLOY_STACK, DEPLOY_STACK_JOB): {"contents": "read", "id-token": "write"},
     (INTEGRATION, "integration"): {"contents": "read", "id-token": "write"},
     (DRIFT, "drift"): {"contents": "read", "id-token": "write"},  # no PR comments to write
 }
@@ -491,6 +595,17 @@ def test_permissions_are_granted_per_job_and_no_more() -> None:
         assert workflow(name)["permissions"] in ({}, {"contents": "read"}), name
     granted = {(name, job_id): body.get("permissions") for name, job_id, body in all_jobs()}
     assert granted == JOB_PERMISSIONS
+
+
+LEVELS = {"none": 0, "read": 1, "write": 2}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_caller_grants_what_the_reusable_workflow_asks_for(stack: str) -> None:
+    granted = caller(stack)["permissions"]
+    for body in workflow(DEPLOY_STACK)["jobs"].values():
+        for scope, level in body["permissions"].items():
+            assert LEVELS[granted.get(scope, "none")] >= LEVELS[level], scope
 
 
 # --- Actions pinned -----------------------------------------------------------------------
@@ -516,10 +631,13 @@ def test_every_action_is_pinned_to_a_commit_sha(name: str) -> None:
     ]
     assert uses
     for reference in uses:
-        assert SHA_PINNED.match(reference), reference
+        if reference.startswith("./"):  # this repository's own, run from the caller's commit
+            assert (ROOT / reference).is_file(), reference
+        else:
+            assert SHA_PINNED.match(reference), reference
 
     lines = (WORKFLOW_DIR / name).read_text(encoding="utf-8").splitlines()
     for line in lines:
         match = USES_LINE.match(line)
-        if match:
+        if match and not match["ref"].startswith("./"):
             assert VERSION_COMMENT.match(match["rest"]), f"no '# vX.Y.Z' after the SHA: {line}"
