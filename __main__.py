@@ -43,7 +43,7 @@ front_door = CdnFrontDoor(
         settings=settings.front_door,
         origin=backend.origin,
         web_acl_arn=firewall.web_acl_arn if firewall else None,
-        log_bucket_domain_name=logs.bucket_domain_name if logs else None,
+        log_bucket_arn=logs.bucket_arn if logs else None,
         custom_domain=CustomDomain(domain.domain_name, certificate.certificate_arn)
         if domain and certificate
         else None,

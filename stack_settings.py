@@ -31,7 +31,7 @@ from components.backend import SUPPORTED_ARCHITECTURES, BackendSettings
 from components.dns import DomainSettings, default_hosted_zone, domain_problems, is_fqdn
 from components.edge_firewall import MAX_RATE_LIMIT, MIN_RATE_LIMIT, EdgeFirewallSettings
 from components.front_door import FrontDoorSettings, PriceClass
-from components.log_bucket import CLOUDFRONT_LOG_REGIONS, LogBucketSettings
+from components.log_bucket import LogBucketSettings
 from components.network import (
     LARGEST_VPC_PREFIX,
     MAX_AZ_COUNT,
@@ -99,8 +99,9 @@ class _ConfigReader:
         return not self._bad_keys.intersection(keys)
 
     def _reject(self, key: str, problem: str) -> None:
+        if key not in self._bad_keys:  # a key read for two components is reported once
+            self.problems.append(problem)
         self._bad_keys.add(key)
-        self.problems.append(problem)
 
     def _raw(self, key: str) -> str | None:
         value = self._config.get(key)
@@ -412,8 +413,12 @@ def _read_network(read: _ConfigReader, region: str, backend: BackendSettings) ->
 
 def _read_firewall(read: _ConfigReader) -> EdgeFirewallSettings | None:
     waf_enabled = read.boolean("wafEnabled")
-    rate_limit = read.integer("wafRateLimit", MIN_RATE_LIMIT, MAX_RATE_LIMIT)
-    return EdgeFirewallSettings(rate_limit=rate_limit) if waf_enabled else None
+    settings = EdgeFirewallSettings(
+        rate_limit=read.integer("wafRateLimit", MIN_RATE_LIMIT, MAX_RATE_LIMIT),
+        log_retention_days=read.integer("logRetentionDays", 1, MAX_LOG_RETENTION_DAYS),
+        log_all_requests=read.boolean("wafLogAllRequests"),
+    )
+    return settings if waf_enabled else None
 
 
 def _read_logs(read: _ConfigReader, region: str) -> LogBucketSettings | None:
@@ -423,13 +428,6 @@ def _read_logs(read: _ConfigReader, region: str) -> LogBucketSettings | None:
     if read.valid("accessLogs", "flowLogs") and flow_logs and not access_logs:
         read.problems.append(
             "flowLogs (true) needs accessLogs: true (flow logs go to the log bucket)"
-        )
-    if access_logs and region and region not in CLOUDFRONT_LOG_REGIONS:
-        read.problems.append(
-            f"accessLogs (true) needs CloudFront to write its logs to the log bucket in {region}, "
-            "and CloudFront delivers them only to buckets in "
-            f"{', '.join(sorted(CLOUDFRONT_LOG_REGIONS))}: turn accessLogs off, or deploy the "
-            "stack in one of those regions"
         )
     if not access_logs:
         return None

@@ -1,5 +1,13 @@
 """EdgeFirewall: an AWS WAF web ACL for the distribution, evaluated at CloudFront's edge.
 
+Its decisions are logged (FSBP WAF.11) to a CloudWatch Logs group in us-east-1, where WAF
+requires the destination of a CloudFront-scope web ACL to be. CloudWatch Logs rather than the
+stack's log bucket: WAF writes only to buckets named `aws-waf-logs-*`, while a log group gives
+retention in days and Logs Insights queries the moment an on-call engineer asks "why was this
+client blocked?". Authorization headers and cookies are redacted. By default only blocked and
+counted requests are kept: allowed traffic is in CloudFront's access logs already, and it is
+what would make WAF logging cost in proportion to traffic.
+
 A web ACL for CloudFront must live in us-east-1 whatever the stack's region. pulumi-aws v7 puts
 a single resource in another region with its `region` argument, so the stack's one provider
 (its credentials, profile and default tags) serves here too
@@ -28,9 +36,22 @@ MIN_RATE_LIMIT = 10  # the smallest limit AWS WAF accepts per evaluation window
 MAX_RATE_LIMIT = 2_000_000_000
 
 
+# CloudWatch Logs keeps log events for one of these numbers of days.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827)
+LOG_GROUP_PREFIX = "aws-waf-logs-"  # WAF refuses any other log group name
+REDACTED_HEADERS = ("authorization", "cookie")  # lower case, as WAF requires
+
+
 @dataclass(frozen=True)
 class EdgeFirewallSettings:
     rate_limit: int  # requests per client IP per 5 minutes before WAF blocks it
+    log_retention_days: int  # days WAF log events are kept (rounded down to what CloudWatch offers)
+    log_all_requests: bool  # False: only blocked and counted requests are logged
+
+
+def log_group_retention(days: int) -> int:
+    """The longest retention CloudWatch Logs offers that does not exceed `days`."""
+    return max((offered for offered in LOG_RETENTION_DAYS if offered <= days), default=1)
 
 
 def _visibility(metric_name: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgs:
@@ -108,5 +129,54 @@ class EdgeFirewall(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
+        self._request_log(name, settings, web_acl)
+
         self.web_acl_arn = web_acl.arn
         self.register_outputs({"web_acl_arn": self.web_acl_arn})
+
+    def _request_log(
+        self, name: str, settings: EdgeFirewallSettings, web_acl: aws.wafv2.WebAcl
+    ) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-log",
+            region=CLOUDFRONT_REGION,
+            name_prefix=f"{LOG_GROUP_PREFIX}{pulumi.get_project()}-{pulumi.get_stack()}-",
+            retention_in_days=log_group_retention(settings.log_retention_days),
+            opts=child,
+        )
+        kept_actions = ("BLOCK", "COUNT")
+        aws.wafv2.WebAclLoggingConfiguration(
+            f"{name}-logging",
+            region=CLOUDFRONT_REGION,
+            resource_arn=web_acl.arn,
+            log_destination_configs=[log_group.arn],
+            redacted_fields=[
+                aws.wafv2.WebAclLoggingConfigurationRedactedFieldArgs(
+                    single_header=aws.wafv2.WebAclLoggingConfigurationRedactedFieldSingleHeaderArgs(
+                        name=header
+                    )
+                )
+                for header in REDACTED_HEADERS
+            ],
+            logging_filter=None
+            if settings.log_all_requests
+            else aws.wafv2.WebAclLoggingConfigurationLoggingFilterArgs(
+                default_behavior="DROP",
+                filters=[
+                    aws.wafv2.WebAclLoggingConfigurationLoggingFilterFilterArgs(
+                        behavior="KEEP",
+                        requirement="MEETS_ANY",
+                        conditions=[
+                            aws.wafv2.WebAclLoggingConfigurationLoggingFilterFilterConditionArgs(
+                                action_condition=aws.wafv2.WebAclLoggingConfigurationLoggingFilterFilterConditionActionConditionArgs(
+                                    action=action
+                                )
+                            )
+                            for action in kept_actions
+                        ],
+                    )
+                ],
+            ),
+            opts=child,
+        )

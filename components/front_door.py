@@ -15,7 +15,7 @@ import pulumi_aws as aws
 
 from components import component_types
 from components.alb_origin import AlbOrigin, VpcOriginTarget
-from components.log_bucket import CLOUDFRONT_LOG_PREFIX
+from components.log_bucket import CLOUDFRONT_LOG_SUFFIX
 
 # AWS managed policies, the same ids in every account
 # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-cache-policies.html).
@@ -25,6 +25,9 @@ ALL_VIEWER_POLICY_ID = "216adef6-5c7f-47e4-b989-5492eafa07d3"  # Managed-AllView
 # response (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-response-headers-policies.html).
 SECURITY_HEADERS_POLICY_ID = "67f7725c-6f97-4210-82d7-5512b31e9d03"  # Managed-SecurityHeadersPolicy
 
+CLOUDFRONT_REGION = "us-east-1"  # where CloudFront's log delivery source must be
+# W3C: the same fields and layout as the legacy standard logs, so existing tools still read them.
+STANDARD_LOG_FORMAT = "w3c"
 ALLOWED_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
 CACHED_METHODS = ["GET", "HEAD"]  # CloudFront requires these two even when nothing is cached
 ORIGIN_ID = "alb"
@@ -71,7 +74,7 @@ class CdnFrontDoorArgs:
     description: str  # shown as the distribution's comment in the console
     web_acl_arn: pulumi.Input[str] | None = None  # an AWS WAF (v2) web ACL with CLOUDFRONT scope
     custom_domain: CustomDomain | None = None  # None: *.cloudfront.net and its certificate
-    log_bucket_domain_name: pulumi.Input[str] | None = None  # None: no standard logs
+    log_bucket_arn: pulumi.Input[str] | None = None  # None: no standard logs
 
 
 def _viewer_certificate(
@@ -151,15 +154,11 @@ class CdnFrontDoor(pulumi.ComponentResource):
             aliases=[args.custom_domain.domain_name] if args.custom_domain else None,
             viewer_certificate=_viewer_certificate(args.custom_domain),
             web_acl_id=args.web_acl_arn,
-            logging_config=aws.cloudfront.DistributionLoggingConfigArgs(
-                bucket=args.log_bucket_domain_name,
-                prefix=CLOUDFRONT_LOG_PREFIX,
-                include_cookies=False,
-            )
-            if args.log_bucket_domain_name is not None
-            else None,
             opts=pulumi.ResourceOptions(parent=self),
         )
+
+        if args.log_bucket_arn is not None:
+            self._standard_logs(name, distribution, args.log_bucket_arn)
 
         self.distribution_id = distribution.id
         self.distribution_arn = distribution.arn
@@ -172,6 +171,42 @@ class CdnFrontDoor(pulumi.ComponentResource):
                 "domain_name": self.domain_name,
                 "hosted_zone_id": self.hosted_zone_id,
             }
+        )
+
+    def _standard_logs(
+        self, name: str, distribution: aws.cloudfront.Distribution, bucket_arn: pulumi.Input[str]
+    ) -> None:
+        """Standard logging (v2): CloudWatch's log delivery, from a source in us-east-1 (where
+        CloudFront's lives) to the log bucket in any region. Unlike the legacy logging, it needs
+        no bucket ACLs."""
+        child = pulumi.ResourceOptions(parent=self)
+        source = aws.cloudwatch.LogDeliverySource(
+            f"{name}-log-source",
+            region=CLOUDFRONT_REGION,
+            log_type="ACCESS_LOGS",
+            resource_arn=distribution.arn,
+            opts=child,
+        )
+        destination = aws.cloudwatch.LogDeliveryDestination(
+            f"{name}-log-destination",
+            region=CLOUDFRONT_REGION,
+            output_format=STANDARD_LOG_FORMAT,
+            delivery_destination_configuration=aws.cloudwatch.LogDeliveryDestinationDeliveryDestinationConfigurationArgs(
+                destination_resource_arn=bucket_arn
+            ),
+            opts=child,
+        )
+        aws.cloudwatch.LogDelivery(
+            f"{name}-log-delivery",
+            region=CLOUDFRONT_REGION,
+            delivery_source_name=source.name,
+            delivery_destination_arn=destination.arn,
+            s3_delivery_configurations=[
+                aws.cloudwatch.LogDeliveryS3DeliveryConfigurationArgs(
+                    suffix_path=CLOUDFRONT_LOG_SUFFIX, enable_hive_compatible_path=False
+                )
+            ],
+            opts=child,
         )
 
     def _vpc_origin(

@@ -1,5 +1,9 @@
 """LogBucket: one private S3 bucket for the stack's access logs (ALB, CloudFront, VPC flow logs).
 
+Layout: `alb/AWSLogs/<account>/elasticloadbalancing/...` (the ALB),
+`AWSLogs/<account>/CloudFront/<distribution id>/<yyyy>/<MM>/<dd>/<HH>/...` (CloudFront's standard
+logs, v2) and `vpc-flow-logs/AWSLogs/<account>/vpcflowlogs/...` (flow logs).
+
 Each writer has its own prefix and exactly the permission it needs; objects expire after the
 retention period, requests without TLS are refused, and nothing can be made public.
 """
@@ -16,7 +20,9 @@ import pulumi_aws as aws
 from components import component_types
 
 ALB_LOG_PREFIX = "alb"  # the ALB adds "/AWSLogs/<account>/..." itself
-CLOUDFRONT_LOG_PREFIX = "cloudfront/"
+# CloudFront's standard logging (v2) writes under AWSLogs/<account>/CloudFront/ itself; the
+# delivery adds the distribution and the hour, so each object's key says where it came from.
+CLOUDFRONT_LOG_SUFFIX = "{DistributionId}/{yyyy}/{MM}/{dd}/{HH}"
 FLOW_LOG_PREFIX = "vpc-flow-logs/"
 # ALB log delivery writes as this service principal in every region. Regions opened before
 # August 2022 also write as a regional Elastic Load Balancing account, which
@@ -32,17 +38,9 @@ ELB_ACCOUNT_REGIONS = frozenset(
         "us-gov-east-1", "us-gov-west-1", "cn-north-1", "cn-northwest-1",
     }
 )  # fmt: skip
-# CloudFront delivers (legacy) standard logs only to buckets in the regions enabled by default;
-# it documents every opt-in region it knows as one it does not deliver to
-# (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/standard-logging-legacy-s3.html).
-CLOUDFRONT_LOG_REGIONS = frozenset(
-    {
-        "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ap-south-1", "ap-northeast-1",
-        "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2", "ca-central-1",
-        "eu-central-1", "eu-west-1", "eu-west-2", "eu-west-3", "eu-north-1", "sa-east-1",
-    }
-)  # fmt: skip
-FLOW_LOG_DELIVERY_SERVICE = "delivery.logs.amazonaws.com"
+# CloudWatch's log delivery service: writes CloudFront's standard logs (v2) and the VPC's flow
+# logs, with the bucket owner's ACL, so the bucket needs no ACLs of its own (FSBP S3.12).
+LOG_DELIVERY_SERVICE = "delivery.logs.amazonaws.com"
 
 
 @dataclass(frozen=True)
@@ -52,12 +50,18 @@ class LogBucketSettings:
     region: str  # the stack's (and so the bucket's) region
 
 
-def bucket_policy(bucket_arn: str, elb_account_arn: str | None, flow_logs: bool) -> dict[str, Any]:
-    """TLS only; ALB log delivery into alb/; flow-log delivery into vpc-flow-logs/ if wanted.
-
-    CloudFront's (legacy) standard logging needs no statement: it writes through the ACL grant
-    it adds to the bucket when the distribution is configured.
-    """
+def bucket_policy(
+    bucket_arn: str, account_id: str, elb_account_arn: str | None, flow_logs: bool
+) -> dict[str, Any]:
+    """TLS only; ALB log delivery into alb/; CloudWatch log delivery (CloudFront's standard
+    logs, and the VPC's flow logs if wanted) into their prefixes, for this account only."""
+    delivery_prefixes = [f"AWSLogs/{account_id}/CloudFront/"]
+    if flow_logs:
+        delivery_prefixes.append(FLOW_LOG_PREFIX)
+    from_this_account = {
+        "StringEquals": {"aws:SourceAccount": account_id},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:logs:*:{account_id}:*"},
+    }
     statements: list[dict[str, Any]] = [
         {
             "Sid": "DenyWithoutTls",
@@ -75,25 +79,29 @@ def bucket_policy(bucket_arn: str, elb_account_arn: str | None, flow_logs: bool)
             "Action": "s3:PutObject",
             "Resource": f"{bucket_arn}/{ALB_LOG_PREFIX}/*",
         },
+        {
+            "Sid": "LogDeliveryWrite",
+            "Effect": "Allow",
+            "Principal": {"Service": LOG_DELIVERY_SERVICE},
+            "Action": "s3:PutObject",
+            "Resource": [f"{bucket_arn}/{prefix}*" for prefix in delivery_prefixes],
+            "Condition": {
+                **from_this_account,
+                "StringEquals": {
+                    **from_this_account["StringEquals"],
+                    "s3:x-amz-acl": "bucket-owner-full-control",
+                },
+            },
+        },
+        {
+            "Sid": "LogDeliveryCheckBucket",
+            "Effect": "Allow",
+            "Principal": {"Service": LOG_DELIVERY_SERVICE},
+            "Action": ["s3:GetBucketAcl", "s3:ListBucket"],
+            "Resource": bucket_arn,
+            "Condition": from_this_account,
+        },
     ]
-    if flow_logs:
-        statements += [
-            {
-                "Sid": "FlowLogsWrite",
-                "Effect": "Allow",
-                "Principal": {"Service": FLOW_LOG_DELIVERY_SERVICE},
-                "Action": "s3:PutObject",
-                "Resource": f"{bucket_arn}/{FLOW_LOG_PREFIX}*",
-                "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}},
-            },
-            {
-                "Sid": "FlowLogsCheckBucket",
-                "Effect": "Allow",
-                "Principal": {"Service": FLOW_LOG_DELIVERY_SERVICE},
-                "Action": ["s3:GetBucketAcl", "s3:ListBucket"],
-                "Resource": bucket_arn,
-            },
-        ]
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -105,7 +113,6 @@ class LogBucketArgs:
 class LogBucket(pulumi.ComponentResource):
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
-    bucket_domain_name: pulumi.Output[str]  # what CloudFront's logging_config.bucket takes
     flow_log_destination: pulumi.Output[str] | None  # where the VPC's flow logs go, if anywhere
 
     def __init__(
@@ -136,11 +143,11 @@ class LogBucket(pulumi.ComponentResource):
             restrict_public_buckets=True,
             opts=child,
         )
-        # CloudFront's standard logging writes objects with ACLs, so ACLs stay enabled.
+        # ACLs off: the bucket owns every object, whoever writes it (FSBP S3.12).
         ownership = aws.s3.BucketOwnershipControls(
             f"{name}-ownership",
             bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerPreferred"),
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
             opts=child,
         )
         self._encryption_and_expiry(bucket, settings.retention_days)
@@ -149,18 +156,23 @@ class LogBucket(pulumi.ComponentResource):
             if settings.region in ELB_ACCOUNT_REGIONS
             else None
         )
+        account_id = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)
+        ).account_id
         policy = aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=bucket.id,
-            policy=pulumi.Output.all(bucket.arn, elb_account_arn).apply(
-                lambda arns: json.dumps(bucket_policy(arns[0], arns[1], settings.flow_logs))
+            policy=pulumi.Output.all(bucket.arn, account_id, elb_account_arn).apply(
+                lambda values: json.dumps(
+                    bucket_policy(values[0], values[1], values[2], settings.flow_logs)
+                )
             ),
             # S3 rejects a policy written while the public access block is still being set.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access_block]),
         )
 
-        # Writers check their permission when they are configured (CloudFront also needs the
-        # ACLs enabled), so whoever uses these outputs waits for the policy and ownership too.
+        # Writers check their permission when they are configured, so whoever uses these
+        # outputs waits for the policy (and the ownership setting) first.
         def after_policy(value: pulumi.Output[str]) -> pulumi.Output[str]:
             return pulumi.Output.all(value, policy.id, ownership.id).apply(
                 lambda values: str(values[0])
@@ -168,7 +180,6 @@ class LogBucket(pulumi.ComponentResource):
 
         self.bucket_name = after_policy(bucket.bucket)
         self.bucket_arn = after_policy(bucket.arn)
-        self.bucket_domain_name = after_policy(bucket.bucket_domain_name)
         self.flow_log_destination = (
             pulumi.Output.concat(self.bucket_arn, "/", FLOW_LOG_PREFIX)
             if settings.flow_logs
@@ -178,7 +189,6 @@ class LogBucket(pulumi.ComponentResource):
             {
                 "bucket_name": self.bucket_name,
                 "bucket_arn": self.bucket_arn,
-                "bucket_domain_name": self.bucket_domain_name,
                 "flow_log_destination": self.flow_log_destination,
             }
         )

@@ -187,6 +187,7 @@ CLOUDFRONT_PREFIX_LIST_ID = "pl-3b927c52"  # its id in us-east-1
 ELB_SERVICE_ACCOUNT_TOKEN = "aws:elb/getServiceAccount:getServiceAccount"
 ELB_ACCOUNT_US_EAST_1 = "127311923021"  # Elastic Load Balancing's log-delivery account there
 ZONE_TOKEN = "aws:route53/getZone:getZone"
+CALLER_IDENTITY_TOKEN = "aws:index/getCallerIdentity:getCallerIdentity"
 SECURITY_GROUP_TOKEN = "aws:ec2/getSecurityGroup:getSecurityGroup"
 VPC_ORIGIN_SERVICE_GROUP_ID = "sg-0c1f2e3d4b5a69788"
 HOSTED_ZONES = {"example.com": "Z0123456789EXAMPLE", "b.example.com": "Z0987654321EXAMPLE"}
@@ -297,6 +298,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
             ELB_SERVICE_ACCOUNT_TOKEN: _elb_service_account,
             ZONE_TOKEN: _hosted_zone,
             SECURITY_GROUP_TOKEN: _security_group,
+            CALLER_IDENTITY_TOKEN: lambda _: {
+                "accountId": ACCOUNT_ID,
+                "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/deployer",
+                "userId": "AIDAEXAMPLE",
+                "id": ACCOUNT_ID,
+            },
         }
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:

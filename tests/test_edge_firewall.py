@@ -5,15 +5,21 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from components.edge_firewall import EdgeFirewall, EdgeFirewallArgs, EdgeFirewallSettings
+from components.edge_firewall import (
+    EdgeFirewall,
+    EdgeFirewallArgs,
+    EdgeFirewallSettings,
+    log_group_retention,
+)
 from tests.harness import Resource, Run, run_pulumi
 
 
-def build(rate_limit: int = 2000) -> Run:
+def build(rate_limit: int = 2000, log_all_requests: bool = False, retention: int = 90) -> Run:
     def program() -> None:
-        firewall = EdgeFirewall(
-            "firewall", EdgeFirewallArgs(EdgeFirewallSettings(rate_limit=rate_limit))
+        settings = EdgeFirewallSettings(
+            rate_limit=rate_limit, log_retention_days=retention, log_all_requests=log_all_requests
         )
+        firewall = EdgeFirewall("firewall", EdgeFirewallArgs(settings))
         pulumi.export("web_acl_arn", firewall.web_acl_arn)
 
     return run_pulumi(program, {})
@@ -95,3 +101,58 @@ def test_outputs_and_former_type(run: Run, acl: Resource) -> None:
     assert component.aliases == ("cdn-alb-backend:firewall:EdgeFirewall",)
 
     assert run.exports == {"web_acl_arn": acl.outputs["arn"]}
+
+
+def test_requests_are_logged_to_a_waf_log_group_in_us_east_1(run: Run, acl: Resource) -> None:
+    group = run.one("aws:cloudwatch/logGroup:LogGroup")
+    logging = run.one("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration")
+
+    assert group.inputs["region"] == logging.inputs["region"] == "us-east-1"
+    assert group.inputs["namePrefix"] == "aws-waf-logs-cdn-alb-backend-test-"  # WAF's rule
+    assert group.inputs["retentionInDays"] == 90
+    assert logging.inputs["resourceArn"] == acl.outputs["arn"]
+    assert logging.inputs["logDestinationConfigs"] == [group.outputs["arn"]]
+
+
+def test_credentials_never_reach_the_logs(run: Run) -> None:
+    logging = run.one("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration")
+
+    assert logging.inputs["redactedFields"] == [
+        {"singleHeader": {"name": "authorization"}},
+        {"singleHeader": {"name": "cookie"}},
+    ]
+
+
+def test_only_blocked_and_counted_requests_are_kept_by_default(run: Run) -> None:
+    logging = run.one("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration")
+
+    assert logging.inputs["loggingFilter"] == {
+        "defaultBehavior": "DROP",
+        "filters": [
+            {
+                "behavior": "KEEP",
+                "requirement": "MEETS_ANY",
+                "conditions": [
+                    {"actionCondition": {"action": "BLOCK"}},
+                    {"actionCondition": {"action": "COUNT"}},
+                ],
+            }
+        ],
+    }
+
+
+def test_every_request_is_logged_when_asked() -> None:
+    logging = build(log_all_requests=True).one(
+        "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
+    )
+
+    assert "loggingFilter" not in logging.inputs
+
+
+@pytest.mark.parametrize(
+    ("days", "kept"), [(1, 1), (2, 1), (90, 90), (100, 90), (400, 400), (3650, 1827)]
+)
+def test_log_retention_is_the_longest_cloudwatch_offers_within_the_setting(
+    days: int, kept: int
+) -> None:
+    assert log_group_retention(days) == kept

@@ -272,3 +272,40 @@ def test_custom_domain_gets_its_certificate_with_sni_and_modern_tls() -> None:
         "sslSupportMethod": "sni-only",
         "minimumProtocolVersion": "TLSv1.2_2021",
     }
+
+
+def test_standard_logs_v2_deliver_to_the_bucket_from_us_east_1() -> None:
+    bucket_arn = "arn:aws:s3:::logs-bucket-0a1b2c3"
+
+    def program() -> None:
+        CdnFrontDoor(
+            "front-door",
+            CdnFrontDoorArgs(
+                settings=FrontDoorSettings(price_class=PriceClass.NORTH_AMERICA_EUROPE),
+                origin=AlbOrigin(ALB_DNS_NAME, OriginHeader("X-Origin-Verify", ORIGIN_SECRET)),
+                description="cdn-alb-backend (test): API front door to the ALB",
+                log_bucket_arn=bucket_arn,
+            ),
+        )
+
+    run = run_pulumi(program, {})
+    dist = run.one("aws:cloudfront/distribution:Distribution")
+    source = run.one("aws:cloudwatch/logDeliverySource:LogDeliverySource")
+    destination = run.one("aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination")
+    delivery = run.one("aws:cloudwatch/logDelivery:LogDelivery")
+
+    assert "loggingConfig" not in dist.inputs  # legacy logging would need bucket ACLs
+    assert {source.inputs["region"], destination.inputs["region"], delivery.inputs["region"]} == {
+        "us-east-1"
+    }
+    assert (source.inputs["logType"], source.inputs["resourceArn"]) == (
+        "ACCESS_LOGS",
+        dist.outputs["arn"],
+    )
+    assert destination.inputs["outputFormat"] == "w3c"
+    assert destination.inputs["deliveryDestinationConfiguration"] == {
+        "destinationResourceArn": bucket_arn
+    }
+    assert delivery.inputs["s3DeliveryConfigurations"] == [
+        {"suffixPath": "{DistributionId}/{yyyy}/{MM}/{dd}/{HH}", "enableHiveCompatiblePath": False}
+    ]

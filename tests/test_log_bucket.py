@@ -9,7 +9,13 @@ import pulumi
 import pytest
 
 from components.log_bucket import LogBucket, LogBucketArgs, LogBucketSettings
-from tests.harness import ELB_ACCOUNT_US_EAST_1, ELB_SERVICE_ACCOUNT_TOKEN, Run, run_pulumi
+from tests.harness import (
+    ACCOUNT_ID,
+    ELB_ACCOUNT_US_EAST_1,
+    ELB_SERVICE_ACCOUNT_TOKEN,
+    Run,
+    run_pulumi,
+)
 
 BUCKET_ARN = "arn:aws:s3:::logs-bucket-0a1b2c3"
 
@@ -24,7 +30,6 @@ def build(retention_days: int = 90, flow_logs: bool = False, region: str = "us-e
         )
         pulumi.export("bucket_name", logs.bucket_name)
         pulumi.export("bucket_arn", logs.bucket_arn)
-        pulumi.export("bucket_domain_name", logs.bucket_domain_name)
         pulumi.export("flow_log_destination", logs.flow_log_destination)
 
     return run_pulumi(program, {})
@@ -63,10 +68,11 @@ def test_objects_are_encrypted_with_s3_managed_keys(run: Run) -> None:
     ]
 
 
-def test_acls_stay_enabled_for_cloudfront_logging(run: Run) -> None:
+def test_acls_are_disabled(run: Run) -> None:
     ownership = run.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls")
 
-    assert ownership.inputs["rule"] == {"objectOwnership": "BucketOwnerPreferred"}
+    # FSBP S3.12: no writer needs ACLs now CloudFront logs through CloudWatch's delivery.
+    assert ownership.inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
 
 
 @pytest.mark.parametrize("days", [7, 90])
@@ -116,18 +122,54 @@ def test_newer_regions_grant_the_log_delivery_service_alone() -> None:
     assert [i for i in run.invokes if i.token == ELB_SERVICE_ACCOUNT_TOKEN] == []
 
 
-def test_flow_log_delivery_is_allowed_only_with_flow_logs(run: Run) -> None:
-    assert set(statements(run)) == {"DenyWithoutTls", "AlbAccessLogs"}
+FROM_THIS_ACCOUNT = {
+    "StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
+    "ArnLike": {"aws:SourceArn": f"arn:aws:logs:*:{ACCOUNT_ID}:*"},
+}
 
-    granted = statements(build(flow_logs=True))
-    assert granted["FlowLogsWrite"]["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
-    assert granted["FlowLogsWrite"]["Resource"] == f"{BUCKET_ARN}/vpc-flow-logs/*"
-    assert granted["FlowLogsWrite"]["Condition"] == {
-        "StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}
+
+def test_log_delivery_writes_cloudfront_logs_for_this_account_only(run: Run) -> None:
+    granted = statements(run)
+
+    assert set(granted) == {
+        "DenyWithoutTls",
+        "AlbAccessLogs",
+        "LogDeliveryWrite",
+        "LogDeliveryCheckBucket",
     }
-    assert granted["FlowLogsCheckBucket"]["Action"] == ["s3:GetBucketAcl", "s3:ListBucket"]
-    assert granted["FlowLogsCheckBucket"]["Resource"] == BUCKET_ARN
-    assert build(flow_logs=True).exports["flow_log_destination"] == f"{BUCKET_ARN}/vpc-flow-logs/"
+    assert granted["LogDeliveryWrite"] == {
+        "Sid": "LogDeliveryWrite",
+        "Effect": "Allow",
+        "Principal": {"Service": "delivery.logs.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": [f"{BUCKET_ARN}/AWSLogs/{ACCOUNT_ID}/CloudFront/*"],
+        "Condition": {
+            "StringEquals": {
+                "aws:SourceAccount": ACCOUNT_ID,
+                "s3:x-amz-acl": "bucket-owner-full-control",
+            },
+            "ArnLike": {"aws:SourceArn": f"arn:aws:logs:*:{ACCOUNT_ID}:*"},
+        },
+    }
+    assert granted["LogDeliveryCheckBucket"] == {
+        "Sid": "LogDeliveryCheckBucket",
+        "Effect": "Allow",
+        "Principal": {"Service": "delivery.logs.amazonaws.com"},
+        "Action": ["s3:GetBucketAcl", "s3:ListBucket"],
+        "Resource": BUCKET_ARN,
+        "Condition": FROM_THIS_ACCOUNT,
+    }
+
+
+def test_flow_log_delivery_is_allowed_only_with_flow_logs(run: Run) -> None:
+    assert f"{BUCKET_ARN}/vpc-flow-logs/*" not in statements(run)["LogDeliveryWrite"]["Resource"]
+
+    with_flow_logs = build(flow_logs=True)
+    assert statements(with_flow_logs)["LogDeliveryWrite"]["Resource"] == [
+        f"{BUCKET_ARN}/AWSLogs/{ACCOUNT_ID}/CloudFront/*",
+        f"{BUCKET_ARN}/vpc-flow-logs/*",
+    ]
+    assert with_flow_logs.exports["flow_log_destination"] == f"{BUCKET_ARN}/vpc-flow-logs/"
 
 
 def test_bucket_can_be_destroyed_with_its_logs(run: Run) -> None:
@@ -143,6 +185,5 @@ def test_outputs_and_former_type(run: Run) -> None:
     assert run.exports == {
         "bucket_name": bucket.outputs["bucket"],
         "bucket_arn": BUCKET_ARN,
-        "bucket_domain_name": bucket.outputs["bucketDomainName"],
         "flow_log_destination": None,
     }

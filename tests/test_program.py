@@ -204,20 +204,26 @@ def test_access_logs_reach_the_log_bucket_exactly_when_enabled(
 
     if setting(config, "accessLogs") == "true":
         bucket = run.one("aws:s3/bucket:Bucket")
-        # Both check their write access when configured: the policy and ACLs must exist first.
+        delivery = run.one("aws:cloudwatch/logDelivery:LogDelivery")
+        destination = run.one("aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination")
+        # Writers check their access when configured: the policy and ownership come first.
         for prerequisite in ("logs-policy", "logs-ownership"):
             assert run.named(prerequisite).urn in alb.dependencies
-            assert run.named(prerequisite).urn in dist.dependencies
+            assert run.named(prerequisite).urn in destination.dependencies
         assert alb.inputs["accessLogs"] == {
             "bucket": bucket.outputs["bucket"],
             "prefix": "alb",
             "enabled": True,
         }
-        assert dist.inputs["loggingConfig"] == {
-            "bucket": bucket.outputs["bucketDomainName"],
-            "prefix": "cloudfront/",
-            "includeCookies": False,
+        # CloudFront's standard logs (v2), which need no bucket ACLs: no legacy logging.
+        assert "loggingConfig" not in dist.inputs
+        source = run.one("aws:cloudwatch/logDeliverySource:LogDeliverySource")
+        assert source.inputs["resourceArn"] == dist.outputs["arn"]
+        assert destination.inputs["deliveryDestinationConfiguration"] == {
+            "destinationResourceArn": bucket.outputs["arn"]
         }
+        assert delivery.inputs["deliverySourceName"] == source.outputs["name"]
+        assert delivery.inputs["deliveryDestinationArn"] == destination.outputs["arn"]
         if setting(config, "flowLogs") == "true":
             flow_log = run.one("aws:ec2/flowLog:FlowLog")
             assert flow_log.inputs["vpcId"] == run.one("aws:ec2/vpc:Vpc").outputs["id"]
@@ -229,6 +235,7 @@ def test_access_logs_reach_the_log_bucket_exactly_when_enabled(
         assert run.of_type("aws:ec2/flowLog:FlowLog") == []
         assert "accessLogs" not in alb.inputs
         assert "loggingConfig" not in dist.inputs
+        assert run.of_type("aws:cloudwatch/logDelivery:LogDelivery") == []
 
 
 def test_custom_domain_is_served_with_its_certificate_exactly_when_set(

@@ -72,7 +72,9 @@ def test_prod_stack_spans_three_zones_with_headroom() -> None:
     assert settings.backend.deletion_protection is True
     assert settings.backend.instance_tags["Environment"] == "prod"
     assert settings.front_door.price_class is PriceClass.ALL
-    assert settings.firewall == EdgeFirewallSettings(rate_limit=2000)
+    assert settings.firewall == EdgeFirewallSettings(
+        rate_limit=2000, log_retention_days=90, log_all_requests=False
+    )
     assert settings.logs == LogBucketSettings(retention_days=90, flow_logs=True, region="us-east-1")
 
 
@@ -251,11 +253,6 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ),
     ({"wafEnable": "true"}, "wafEnable is not a setting of this program: did you mean wafEnabled?"),
     ({"colour": "blue"}, "colour is not a setting of this program: see Pulumi.yaml for the keys"),
-    (
-        {"accessLogs": "true", "aws:region": "eu-south-1"},
-        "accessLogs (true) needs CloudFront to write its logs to the log bucket in eu-south-1, "
-        "and CloudFront delivers them only to buckets in ",
-    ),
     (
         {"domainName": "api.example.org"},
         "hostedZoneName 'example.org' (for domainName 'api.example.org') is not a public Route 53 "
