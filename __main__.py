@@ -12,7 +12,7 @@ from components.edge_firewall import EdgeFirewall, EdgeFirewallArgs
 from components.front_door import CdnFrontDoor, CdnFrontDoorArgs, CustomDomain
 from components.log_bucket import LogBucket, LogBucketArgs
 from components.network import Network, NetworkArgs
-from components.operations import Operations, OperationsArgs
+from components.operations import ROLLOUT_GUARDS, Operations, OperationsArgs, alarm_name
 from stack_settings import load_settings
 
 settings = load_settings()
@@ -30,6 +30,7 @@ backend = LoadBalancedBackend(
         public_subnet_ids=network.public_subnet_ids,
         private_subnet_ids=network.private_subnet_ids,
         access_log_bucket=logs.bucket_name if logs else None,
+        rollout_alarm_names=[alarm_name(guard) for guard in ROLLOUT_GUARDS],
     ),
 )
 firewall = (

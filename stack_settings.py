@@ -15,6 +15,8 @@ from __future__ import annotations
 import difflib
 import functools
 import ipaddress
+import itertools
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -28,11 +30,21 @@ import yaml
 
 from components.alb_origin import OriginAccess
 from components.backend import SUPPORTED_ARCHITECTURES, BackendSettings
+from components.backend.app_source import (
+    AppSource,
+    SecretStore,
+    machine_image_problems,
+    parse_environment,
+    parse_image,
+    parse_secrets,
+)
+from components.backend.user_data import USER_DATA_LIMIT
 from components.dns import DomainSettings, default_hosted_zone, domain_problems, is_fqdn
 from components.edge_firewall import MAX_RATE_LIMIT, MIN_RATE_LIMIT, EdgeFirewallSettings
 from components.front_door import FrontDoorSettings, PriceClass
 from components.log_bucket import LogBucketSettings
 from components.network import (
+    INTERFACE_ENDPOINT_SERVICES,
     LARGEST_VPC_PREFIX,
     MAX_AZ_COUNT,
     MIN_AZ_COUNT,
@@ -133,6 +145,33 @@ class _ConfigReader:
         if value is not None and value not in ("true", "True", "false", "False"):
             self._reject(key, f"{key} {value!r} is not a boolean: use true or false")
         return value in ("true", "True")
+
+    def _list(self, key: str, example: str) -> list[Any]:
+        value = self._raw(key)
+        if value is None:
+            return []
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, list):
+            self._reject(key, f"{key} {value!r} is not a list: in the stack file, e.g. {example}")
+            return []
+        return parsed
+
+    def strings(self, key: str, example: str) -> list[str]:
+        items = self._list(key, example)
+        if not all(isinstance(item, str) for item in items):
+            self._reject(key, f"{key} {items!r} must list strings, e.g. {example}")
+            return []
+        return items
+
+    def integers(self, key: str, example: str) -> list[int]:
+        items = self._list(key, example)
+        if not all(isinstance(item, int) and not isinstance(item, bool) for item in items):
+            self._reject(key, f"{key} {items!r} must list whole numbers, e.g. {example}")
+            return []
+        return items
 
     def choice(self, key: str, choices: type[Choice]) -> Choice:
         value = self._raw(key)
@@ -316,14 +355,15 @@ def load_settings() -> StackSettings:
     read.problems.extend(unknown_key_problems(_config_keys()))
     region, instance_tags = _read_aws(read.problems)
     backend = _read_backend(read, region, instance_tags)
+    network = _read_network(read, region, backend)
     settings = StackSettings(
-        network=_read_network(read, region, backend),
+        network=network,
         backend=backend,
         front_door=FrontDoorSettings(price_class=read.choice("priceClass", PriceClass)),
         firewall=_read_firewall(read),
         logs=_read_logs(read, region),
         domain=_read_domain(read),
-        operations=_read_operations(read, region),
+        operations=_read_operations(read, region, backend, network),
     )
     # The one question for the account, asked only once everything else is valid.
     if settings.domain and not read.problems:
@@ -385,7 +425,75 @@ def _read_backend(
         origin_access=read.choice("originAccess", OriginAccess),
         scaling_target_requests=read.integer("scalingTargetRequests", 1, 1_000_000),
         instance_tags=instance_tags,
+        app=_read_app(read),
+        rollout_checkpoints=_read_rollout_checkpoints(read),
+        instance_connect=read.boolean("instanceConnect"),
+        region=region,
     )
+
+
+def _read_app(read: _ConfigReader) -> AppSource:
+    """What the instances run; every problem of the app's keys, and how they combine."""
+    image, problems = parse_image(read.text("appImage", lambda _: True, ""))
+    machine_image = read.text("machineImage", lambda _: True, "")
+    problems += machine_image_problems(machine_image)
+    environment, environment_problems = parse_environment(
+        read.strings("appEnvironment", "[LOG_LEVEL=info]")
+    )
+    secrets, secret_problems = parse_secrets(
+        read.strings("appSecrets", "[DATABASE_PASSWORD=ssm:/orders/db-password]")
+    )
+    user_data_file = read.text("userDataFile", lambda _: True, "")
+    problems += environment_problems + secret_problems
+    if image and machine_image:
+        problems.append(
+            "appImage and machineImage are both set: run the image on Amazon Linux (appImage) "
+            "or bake it into your machine image (machineImage), not both"
+        )
+    if user_data_file:
+        problems += _user_data_file_problems(user_data_file, machine_image)
+    if (environment or secrets) and not (image or machine_image):
+        problems.append(
+            "appEnvironment and appSecrets are for your app: set appImage or machineImage "
+            "(the built-in service reads neither)"
+        )
+    read.problems.extend(problems)
+    return AppSource(
+        image=image,
+        machine_image=machine_image or None,
+        user_data_file=user_data_file or None,
+        environment=environment,
+        secrets=secrets,
+    )
+
+
+def _user_data_file_problems(path: str, machine_image: str) -> list[str]:
+    if not machine_image:
+        return [f"userDataFile {path!r} needs machineImage (Amazon Linux gets its own user data)"]
+    root = PROJECT_FILE.parent
+    file = (root / path).resolve()
+    if Path(path).is_absolute() or not file.is_relative_to(root) or not file.is_file():
+        return [f"userDataFile {path!r} is not a file of this repository (use a relative path)"]
+    if file.stat().st_size > USER_DATA_LIMIT:
+        return [
+            f"userDataFile {path!r} has {file.stat().st_size} bytes; EC2 takes at most "
+            f"{USER_DATA_LIMIT}"
+        ]
+    return []
+
+
+def _read_rollout_checkpoints(read: _ConfigReader) -> tuple[int, ...]:
+    checkpoints = read.integers("rolloutCheckpoints", "[25, 100]")
+    ascending = all(a < b for a, b in itertools.pairwise(checkpoints))
+    if checkpoints and not (
+        ascending and all(1 <= c <= 100 for c in checkpoints) and checkpoints[-1] == 100
+    ):
+        read.problems.append(
+            f"rolloutCheckpoints {checkpoints} is invalid: percentages from 1 to 100 in "
+            "ascending order, ending at 100 so every instance is replaced, e.g. [25, 100]"
+        )
+        return ()
+    return tuple(checkpoints)
 
 
 def _read_network(read: _ConfigReader, region: str, backend: BackendSettings) -> NetworkSettings:
@@ -403,12 +511,56 @@ def _read_network(read: _ConfigReader, region: str, backend: BackendSettings) ->
         if region and read.valid("azCount")
         else []
     )
+    endpoints = read.strings("vpcEndpoints", "[ecr.api, ecr.dkr]")
+    unknown = [e for e in endpoints if e not in INTERFACE_ENDPOINT_SERVICES]
+    if unknown or len(set(endpoints)) != len(endpoints):
+        read.problems.append(
+            f"vpcEndpoints {endpoints} is invalid: name each of "
+            f"{', '.join(INTERFACE_ENDPOINT_SERVICES)} at most once"
+        )
+        endpoints = []
+    elif read.valid("natGateways") and nat_gateways is NatGateways.NONE:
+        read.problems.extend(_unreachable(backend.app, region, set(endpoints)))
     return NetworkSettings(
         vpc_cidr=vpc_cidr,
         availability_zones=tuple(zone.name for zone in zones),
         nat_gateways=nat_gateways,
         region=region,
+        interface_endpoints=tuple(endpoints),
     )
+
+
+def _unreachable(app: AppSource, region: str, endpoints: set[str]) -> list[str]:
+    """What the app needs from AWS or the internet that private subnets without NAT cannot
+    reach through the stack's endpoints (the S3 gateway endpoint is always there)."""
+    problems = []
+    fix = "add natGateways: single (about $32.85 a month)"
+    if app.image is not None:
+        ecr = app.image.ecr
+        if ecr is None:
+            problems.append(
+                f"appImage {app.image.reference!r} comes from a registry on the internet, which "
+                f"natGateways none cannot reach: {fix}, or copy the image to ECR in {region}"
+            )
+        elif ecr["region"] != region:
+            problems.append(
+                f"appImage {app.image.reference!r} is in ECR in {ecr['region']}, which the "
+                f"stack's endpoints in {region} cannot reach: {fix}, or replicate it to {region}"
+            )
+        elif missing := {"ecr.api", "ecr.dkr"} - endpoints:
+            problems.append(
+                f"appImage {app.image.reference!r} is pulled from private ECR, and natGateways "
+                f"none leaves no path to it: add {', '.join(sorted(missing))} to vpcEndpoints "
+                f"(about $7.30 a month each per zone), or {fix}"
+            )
+    needed = {SecretStore.SSM_PARAMETER: "ssm", SecretStore.SECRETS_MANAGER: "secretsmanager"}
+    for store in sorted({secret.store for secret in app.secrets}):
+        if needed[store] not in endpoints:
+            problems.append(
+                f"appSecrets from {store.value} need a path to it with natGateways none: add "
+                f"{needed[store]} to vpcEndpoints, or {fix}"
+            )
+    return problems
 
 
 def _read_firewall(read: _ConfigReader) -> EdgeFirewallSettings | None:
@@ -451,7 +603,23 @@ def _read_domain(read: _ConfigReader) -> DomainSettings | None:
     )
 
 
-def _read_operations(read: _ConfigReader, region: str) -> OperationsSettings:
+def _shell_command(backend: BackendSettings, network: NetworkSettings) -> str:
+    """How on-call opens a shell on an instance in this stack, for the alarms' runbooks."""
+    if backend.instance_connect:
+        return "aws ec2-instance-connect ssh --instance-id <id> --connection-type eice"
+    ssm_reachable = network.nat_gateways is not NatGateways.NONE or {
+        "ssm",
+        "ssmmessages",
+        "ec2messages",
+    } <= set(network.interface_endpoints)
+    if ssm_reachable:
+        return "aws ssm start-session --target <id>"
+    return "no shell path in this stack: set instanceConnect true"
+
+
+def _read_operations(
+    read: _ConfigReader, region: str, backend: BackendSettings, network: NetworkSettings
+) -> OperationsSettings:
     alarm_email = read.text(
         "alarmEmail",
         lambda value: value == "" or bool(EMAIL_PATTERN.fullmatch(value)),
@@ -459,6 +627,8 @@ def _read_operations(read: _ConfigReader, region: str) -> OperationsSettings:
     )
     return OperationsSettings(
         region=region,
+        shell_command=_shell_command(backend, network),
+        service_unit="backend" if backend.app.builtin else "app",
         alarm_email=alarm_email or None,
         target_5xx_threshold=read.integer("alarmTarget5xxCount", 1, 1_000_000),
         cloudfront_5xx_rate_threshold=read.integer("alarmCloudFront5xxRatePercent", 1, 100),

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import component_types
+from components.security_group_rules import allow_tcp
 
 # The subnet layout is fixed by MAX_AZ_COUNT, not by the zones in use, so adding a zone later
 # adds subnets without renumbering (and so replacing) the existing ones.
@@ -35,12 +36,21 @@ class NatGateways(StrEnum):
     PER_AZ = "perAz"  # one per zone, so losing a zone never cuts the others off
 
 
+# Interface endpoints a stack may add (vpcEndpoints): what the instances may need from AWS
+# without a NAT gateway, beyond S3.
+INTERFACE_ENDPOINT_SERVICES = (
+    "ecr.api", "ecr.dkr", "ssm", "ssmmessages", "ec2messages", "logs", "secretsmanager", "sts",
+    "kms",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class NetworkSettings:
     vpc_cidr: str
     availability_zones: tuple[str, ...]
     nat_gateways: NatGateways
     region: str
+    interface_endpoints: tuple[str, ...] = ()  # of INTERFACE_ENDPOINT_SERVICES
 
 
 @dataclass(frozen=True)
@@ -149,6 +159,9 @@ class Network(pulumi.ComponentResource):
             opts=self._child,
         )
 
+        if settings.interface_endpoints:
+            self._interface_endpoints(vpc, settings, zones)
+
         self.vpc_id = vpc.id
         # A public subnet is usable once it routes to the attached internet gateway: an
         # internet-facing ALB created earlier fails (InvalidSubnet), and one destroyed later
@@ -246,5 +259,39 @@ class Network(pulumi.ComponentResource):
                 route_table_id=zone.private_routes.id,
                 destination_cidr_block="0.0.0.0/0",
                 nat_gateway_id=nat_gateway_ids[index % len(nat_gateway_ids)],
+                opts=self._child,
+            )
+
+    def _interface_endpoints(
+        self, vpc: aws.ec2.Vpc, settings: NetworkSettings, zones: list[_Zone]
+    ) -> None:
+        """AWS APIs inside the VPC, for private subnets without NAT: private DNS makes the
+        services' usual names resolve to these endpoints, so nothing on the instances changes."""
+        name = self._name
+        group = aws.ec2.SecurityGroup(
+            f"{name}-endpoints-sg",
+            vpc_id=vpc.id,
+            description="Interface endpoints: HTTPS from the VPC only",
+            opts=self._child,
+        )
+        allow_tcp(
+            aws.vpc.SecurityGroupIngressRule,
+            f"{name}-endpoints-from-vpc",
+            security_group_id=group.id,
+            port=443,
+            description="HTTPS from the VPC",
+            cidr_ipv4=settings.vpc_cidr,
+            opts=self._child,
+        )
+        for service in settings.interface_endpoints:
+            aws.ec2.VpcEndpoint(
+                f"{name}-{service.replace('.', '-')}",
+                vpc_id=vpc.id,
+                service_name=f"com.amazonaws.{settings.region}.{service}",
+                vpc_endpoint_type="Interface",
+                subnet_ids=[zone.private_subnet.id for zone in zones],
+                security_group_ids=[group.id],
+                private_dns_enabled=True,
+                tags={"Name": f"{name}-{service}"},
                 opts=self._child,
             )

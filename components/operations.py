@@ -20,9 +20,23 @@ HOST_CHECK_PERIOD_SECONDS = 60
 ERROR_PERIOD_SECONDS = 300
 
 
+# The alarms that also guard rollouts: an instance refresh rolls back when one fires.
+ROLLOUT_GUARDS = ("target-5xx", "unhealthy-hosts")
+
+
+def alarm_name(suffix: str) -> str:
+    """An alarm's name: the stack's, then what it watches. Fixed (not generated) so on-call
+    reads it at a glance, and so the backend's rollouts can name their guards before the
+    alarms exist."""
+    return f"{pulumi.get_project()}-{pulumi.get_stack()}-{suffix}"
+
+
 @dataclass(frozen=True)
 class OperationsSettings:
     region: str  # the stack's region
+    # How on-call opens a shell on an instance, and the service's journal unit there.
+    shell_command: str
+    service_unit: str
     alarm_email: str | None  # subscribed to the alarm topics; None: no subscription
     target_5xx_threshold: int  # backend 5xx answers per 5 minutes
     cloudfront_5xx_rate_threshold: int  # percent of viewer requests answered 5xx
@@ -80,15 +94,18 @@ class Operations(pulumi.ComponentResource):
             "TargetGroup": args.target_group_arn_suffix,
         }
         alarms = [
-            self._alarm(f"{name}-{suffix}", rule, target_group, topic)
+            self._alarm(
+                f"{name}-{suffix}", alarm_name(suffix), rule, dimensions=target_group, topic=topic
+            )
             for suffix, rule in self._backend_rules(settings, args.min_healthy_hosts).items()
         ]
         alarms.append(
             self._alarm(
                 f"{name}-cloudfront-5xx-rate",
+                alarm_name("cloudfront-5xx-rate"),
                 self._cloudfront_rule(settings),
-                {"DistributionId": args.distribution_id, "Region": "Global"},
-                edge_topic,
+                dimensions={"DistributionId": args.distribution_id, "Region": "Global"},
+                topic=edge_topic,
                 region=CLOUDFRONT_METRICS_REGION,
             )
         )
@@ -111,8 +128,10 @@ class Operations(pulumi.ComponentResource):
         rules = {
             "target-5xx": AlarmRule(
                 runbook=(
-                    "The backend answered 5xx more often than usual. First check: the instances' "
-                    "service logs (journalctl -u backend via Session Manager) and recent deploys."
+                    "The backend answered 5xx more often than usual. First check: the service's "
+                    f"journal on an instance ({settings.shell_command}, then sudo journalctl -u "
+                    f"{settings.service_unit} -n 200) and what was deployed last; a rollout in "
+                    "progress rolls itself back."
                 ),
                 namespace="AWS/ApplicationELB",
                 metric_name="HTTPCode_Target_5XX_Count",
@@ -127,7 +146,8 @@ class Operations(pulumi.ComponentResource):
                 runbook=(
                     "Instances are failing the load balancer's health check. First check: the "
                     "target group's health reasons in the console, then the service on an "
-                    "instance; the group replaces unhealthy instances by itself."
+                    f"instance ({settings.shell_command}, then sudo systemctl status "
+                    f"{settings.service_unit}); the group replaces unhealthy instances by itself."
                 ),
                 namespace="AWS/ApplicationELB",
                 metric_name="UnHealthyHostCount",
@@ -178,7 +198,9 @@ class Operations(pulumi.ComponentResource):
     def _alarm(
         self,
         name: str,
+        alarm_name: str,
         rule: AlarmRule,
+        *,
         dimensions: dict[str, pulumi.Input[str]],
         topic: aws.sns.Topic,
         region: str | None = None,
@@ -186,6 +208,7 @@ class Operations(pulumi.ComponentResource):
         """An alarm that tells `topic` both when it fires and when it clears."""
         return aws.cloudwatch.MetricAlarm(
             name,
+            name=alarm_name,
             region=region,
             alarm_description=rule.runbook,
             namespace=rule.namespace,

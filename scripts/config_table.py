@@ -34,7 +34,7 @@ PROVIDER_KEYS = {
 def _cell(value: Any) -> str:
     if value is None:
         return "—"
-    text = json.dumps(value) if isinstance(value, bool | int) else str(value)
+    text = json.dumps(value) if isinstance(value, bool | int | list) else str(value)
     return f"`{text}`" if text else '`""`'
 
 
@@ -56,7 +56,9 @@ def render() -> str:
         values = [stacks[stack].get(f"{name}:{key}") for stack in STACKS]
         cells = [
             f"`{key}`",
-            declaration["type"],
+            f"array of {declaration['items']['type']}s"
+            if declaration["type"] == "array"
+            else declaration["type"],
             _cell(declaration["default"]),
             *("default" if value is None else _cell(value) for value in values),
             declaration["description"],

@@ -16,6 +16,12 @@ import yaml
 
 from components.alb_origin import OriginAccess
 from components.backend import BackendSettings, LoadBalancedBackend, LoadBalancedBackendArgs
+from components.backend.app_source import (
+    AppSource,
+    ContainerImage,
+    SecretReference,
+    SecretStore,
+)
 from tests.harness import (
     CLOUDFRONT_PREFIX_LIST_ID,
     PREFIX_LIST_TOKEN,
@@ -53,12 +59,17 @@ OUTPUTS = (
 
 
 def build(**changes: Any) -> Run:
+    if "app" in changes:  # an app's environment is a dict: not a cache key
+        return _run(dataclasses.replace(SETTINGS, **changes))
     return _build(tuple(sorted(changes.items())))
 
 
 @functools.cache  # a run is deterministic and tests only read it
 def _build(changes: tuple[tuple[str, Any], ...]) -> Run:
-    settings = dataclasses.replace(SETTINGS, **dict(changes))
+    return _run(dataclasses.replace(SETTINGS, **dict(changes)))
+
+
+def _run(settings: BackendSettings) -> Run:
 
     def program() -> None:
         backend = LoadBalancedBackend(
@@ -576,3 +587,142 @@ def test_internet_facing_backend_offers_no_vpc_origin() -> None:
     run_pulumi(program, {})
 
     assert origins == [None]
+
+
+# ------------------------------------------------------------------- your own app, rollouts
+ECR_APP = AppSource(
+    image=ContainerImage("123456789012.dkr.ecr.us-east-1.amazonaws.com/team/orders:1.4.2"),
+    secrets=(
+        SecretReference("DB_PASSWORD", SecretStore.SSM_PARAMETER, "/orders/db-password"),
+        SecretReference(
+            "API_KEY",
+            SecretStore.SECRETS_MANAGER,
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:orders/api-key-AbCdEf",
+        ),
+    ),
+)
+
+
+def app_policy(run: Run) -> dict[str, Any]:
+    return json.loads(run.named("backend-instance-app").inputs["policy"])
+
+
+def test_the_built_in_service_reads_nothing_of_the_apps(run: Run) -> None:
+    assert [r.name for r in run.of_type("aws:iam/rolePolicy:RolePolicy")] == []
+
+
+def test_instance_role_reads_exactly_the_apps_image_and_secrets() -> None:
+    run = build(app=ECR_APP, region="us-east-1")
+    role = run.one("aws:iam/role:Role")
+
+    assert run.named("backend-instance-app").inputs["role"] == role.outputs["id"]
+    assert app_policy(run)["Statement"] == [
+        {
+            "Sid": "PullAppImage",
+            "Effect": "Allow",
+            "Action": [
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer",
+            ],
+            "Resource": "arn:aws:ecr:us-east-1:123456789012:repository/team/orders",
+        },
+        {
+            "Sid": "GetRegistryToken",
+            "Effect": "Allow",
+            "Action": "ecr:GetAuthorizationToken",
+            "Resource": "*",
+        },
+        {
+            "Sid": "ReadAppParameters",
+            "Effect": "Allow",
+            "Action": "ssm:GetParameter",
+            "Resource": ["arn:aws:ssm:us-east-1:123456789012:parameter/orders/db-password"],
+        },
+        {
+            "Sid": "ReadAppSecrets",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": [
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:orders/api-key-AbCdEf"
+            ],
+        },
+    ]
+
+
+def test_a_machine_image_replaces_amazon_linux() -> None:
+    app = AppSource(machine_image="resolve:ssm:/orders/ami/latest")
+    template = build(app=app).one("aws:ec2/launchTemplate:LaunchTemplate")
+
+    assert template.inputs["imageId"] == "resolve:ssm:/orders/ami/latest"
+
+
+def test_rollouts_keep_capacity_skip_current_instances_and_roll_back_on_alarms() -> None:
+    def program() -> None:
+        LoadBalancedBackend(
+            "backend",
+            LoadBalancedBackendArgs(
+                settings=dataclasses.replace(SETTINGS, rollout_checkpoints=(25, 100)),
+                vpc_id="vpc-0123",
+                public_subnet_ids=PUBLIC_SUBNETS,
+                private_subnet_ids=PRIVATE_SUBNETS,
+                rollout_alarm_names=["stack-target-5xx", "stack-unhealthy-hosts"],
+            ),
+        )
+
+    group = run_pulumi(program, {}).one("aws:autoscaling/group:Group")
+
+    assert group.inputs["instanceRefresh"] == {
+        "strategy": "Rolling",
+        "preferences": {
+            "minHealthyPercentage": 100,
+            "maxHealthyPercentage": 200,
+            "instanceWarmup": "300",
+            "skipMatching": True,
+            "autoRollback": True,
+            "alarmSpecification": {"alarms": ["stack-target-5xx", "stack-unhealthy-hosts"]},
+            "checkpointPercentages": [25, 100],
+            "checkpointDelay": "600",
+        },
+    }
+
+
+def test_without_checkpoints_a_rollout_is_one_rolling_pass(run: Run) -> None:
+    preferences = run.one("aws:autoscaling/group:Group").inputs["instanceRefresh"]["preferences"]
+
+    assert "checkpointPercentages" not in preferences
+    assert "checkpointDelay" not in preferences
+    assert preferences["autoRollback"] is True
+
+
+def test_instance_connect_endpoint_is_the_only_ssh_source() -> None:
+    run = build(instance_connect=True)
+    endpoint = run.one("aws:ec2transitgateway/instanceConnectEndpoint:InstanceConnectEndpoint")
+    endpoint_group = run.named("backend-eice-sg")
+    instances = run.named("backend-instance-sg")
+    ssh_in = run.named("backend-instances-from-eice")
+    ssh_out = run.named("backend-eice-to-instances")
+
+    assert endpoint.inputs["subnetId"] == PRIVATE_SUBNETS[0]
+    assert endpoint.inputs["securityGroupIds"] == [endpoint_group.outputs["id"]]
+    assert endpoint.inputs["preserveClientIp"] is False
+    assert (ssh_in.inputs["securityGroupId"], ssh_in.inputs["referencedSecurityGroupId"]) == (
+        instances.outputs["id"],
+        endpoint_group.outputs["id"],
+    )
+    assert (ssh_out.inputs["securityGroupId"], ssh_out.inputs["referencedSecurityGroupId"]) == (
+        endpoint_group.outputs["id"],
+        instances.outputs["id"],
+    )
+    for rule in (ssh_in, ssh_out):
+        assert (rule.inputs["ipProtocol"], rule.inputs["fromPort"], rule.inputs["toPort"]) == (
+            "tcp",
+            22,
+            22,
+        )
+
+
+def test_no_ssh_path_without_instance_connect(run: Run) -> None:
+    eice = "aws:ec2transitgateway/instanceConnectEndpoint:InstanceConnectEndpoint"
+    assert run.of_type(eice) == []
+    assert [r for r in run.resources if r.inputs.get("fromPort") == 22] == []

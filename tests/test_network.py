@@ -20,16 +20,17 @@ def build(
     zones: tuple[str, ...] = TWO_ZONES,
     nat: NatGateways = NatGateways.NONE,
     cidr: str = "10.0.0.0/16",
+    endpoints: tuple[str, ...] = (),
 ) -> Run:
     def program() -> None:
-        network = Network(
-            "network",
-            NetworkArgs(
-                NetworkSettings(
-                    vpc_cidr=cidr, availability_zones=zones, nat_gateways=nat, region="us-east-1"
-                )
-            ),
+        settings = NetworkSettings(
+            vpc_cidr=cidr,
+            availability_zones=zones,
+            nat_gateways=nat,
+            region="us-east-1",
+            interface_endpoints=endpoints,
         )
+        network = Network("network", NetworkArgs(settings))
         pulumi.export("vpc_id", network.vpc_id)
         pulumi.export("public_subnet_ids", network.public_subnet_ids)
         pulumi.export("private_subnet_ids", network.private_subnet_ids)
@@ -219,3 +220,38 @@ def test_outputs_name_the_vpc_and_subnets_in_zone_order() -> None:
     assert run.exports["vpc_id"] == "network-vpc-id"
     assert run.exports["public_subnet_ids"] == [f"network-public-{z}-id" for z in "abc"]
     assert run.exports["private_subnet_ids"] == [f"network-private-{z}-id" for z in "abc"]
+
+
+def test_interface_endpoints_serve_the_private_subnets_with_private_dns() -> None:
+    run = build(endpoints=("ecr.api", "ecr.dkr"))
+    group = run.named("network-endpoints-sg")
+    private = [s.outputs["id"] for s in subnets(run, "private")]
+    endpoints = {
+        e.inputs["serviceName"]: e.inputs
+        for e in run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+        if e.inputs["vpcEndpointType"] == "Interface"
+    }
+
+    assert set(endpoints) == {"com.amazonaws.us-east-1.ecr.api", "com.amazonaws.us-east-1.ecr.dkr"}
+    for inputs in endpoints.values():
+        assert inputs["privateDnsEnabled"] is True
+        assert sorted(inputs["subnetIds"]) == sorted(private)
+        assert inputs["securityGroupIds"] == [group.outputs["id"]]
+    [rule] = [
+        r
+        for r in run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r.inputs["securityGroupId"] == group.outputs["id"]
+    ]
+    assert (rule.inputs["fromPort"], rule.inputs["toPort"], rule.inputs["cidrIpv4"]) == (
+        443,
+        443,
+        "10.0.0.0/16",
+    )
+
+
+def test_no_interface_endpoint_costs_anything_unless_asked() -> None:
+    run = build()
+
+    assert [
+        e.inputs["vpcEndpointType"] for e in run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+    ] == ["Gateway"]

@@ -8,7 +8,12 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.operations import Operations, OperationsArgs, OperationsSettings
+from components.operations import (
+    ROLLOUT_GUARDS,
+    Operations,
+    OperationsArgs,
+    OperationsSettings,
+)
 from tests.harness import Resource, Run, run_pulumi
 
 ALB = "app/backend-alb/50dc6c495c0c9188"
@@ -16,6 +21,8 @@ TARGET_GROUP = "targetgroup/backend-tg/73e2d6bc24d8a067"
 DISTRIBUTION = "E2QWRUHAPOMQZL"
 SETTINGS = OperationsSettings(
     region="eu-west-1",
+    shell_command="aws ec2-instance-connect ssh --instance-id <id> --connection-type eice",
+    service_unit="backend",
     alarm_email="oncall@example.com",
     target_5xx_threshold=10,
     cloudfront_5xx_rate_threshold=5,
@@ -49,6 +56,27 @@ def run() -> Run:
 
 def alarm(run: Run, suffix: str) -> Resource:
     return run.named(f"operations-{suffix}")
+
+
+def test_alarms_have_the_stacks_names_which_rollouts_use(run: Run) -> None:
+    names = {
+        a.name: a.inputs["name"] for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    }
+
+    assert names == {
+        "operations-target-5xx": "cdn-alb-backend-test-target-5xx",
+        "operations-unhealthy-hosts": "cdn-alb-backend-test-unhealthy-hosts",
+        "operations-too-few-healthy-hosts": "cdn-alb-backend-test-too-few-healthy-hosts",
+        "operations-cloudfront-5xx-rate": "cdn-alb-backend-test-cloudfront-5xx-rate",
+    }
+    assert ROLLOUT_GUARDS == ("target-5xx", "unhealthy-hosts")
+
+
+def test_runbooks_name_the_shell_command_that_works(run: Run) -> None:
+    description = alarm(run, "target-5xx").inputs["alarmDescription"]
+
+    assert "aws ec2-instance-connect ssh --instance-id <id> --connection-type eice" in description
+    assert "journalctl -u backend" in description
 
 
 def test_backend_5xx_alarm(run: Run) -> None:

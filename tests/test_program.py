@@ -339,3 +339,27 @@ def test_each_hop_outlasts_the_idle_connections_of_the_hop_in_front(stack_file: 
     assert keepalive == 60  # the most CloudFront allows: warm connections for sparse traffic
     assert origin["customOriginConfig"]["originReadTimeout"] < alb.inputs["idleTimeout"]
     assert keepalive < alb.inputs["idleTimeout"] < IDLE_TIMEOUT_SECONDS
+
+
+@pytest.mark.parametrize("stack_file", STACKS)
+def test_rollouts_are_guarded_by_the_stacks_own_alarms(stack_file: str) -> None:
+    run = run_stack(stack_file)
+    preferences = run.one("aws:autoscaling/group:Group").inputs["instanceRefresh"]["preferences"]
+    alarms = {
+        a.name: a.inputs["name"] for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    }
+
+    assert preferences["alarmSpecification"]["alarms"] == [
+        alarms["operations-target-5xx"],
+        alarms["operations-unhealthy-hosts"],
+    ]
+    assert preferences["autoRollback"] is True
+
+
+@pytest.mark.parametrize("stack_file", STACKS)
+def test_every_shipped_stack_gives_on_call_a_shell(stack_file: str) -> None:
+    run = run_stack(stack_file)
+    description = run.named("operations-unhealthy-hosts").inputs["alarmDescription"]
+
+    assert run.of_type("aws:ec2transitgateway/instanceConnectEndpoint:InstanceConnectEndpoint")
+    assert "aws ec2-instance-connect ssh --instance-id <id> --connection-type eice" in description

@@ -32,15 +32,25 @@ def test_runtime_is_python_with_pip_in_a_local_virtualenv() -> None:
     }
 
 
+SCALARS = {"string": str, "integer": int, "boolean": bool}
+
+
+def has_declared_type(declaration: dict[str, Any], value: Any) -> bool:
+    """Whether a value has the type Pulumi.yaml declares (scalars, or arrays of scalars)."""
+    if declaration["type"] == "array":
+        item_type = SCALARS[declaration["items"]["type"]]
+        return isinstance(value, list) and all(type(item) is item_type for item in value)
+    return type(value) is SCALARS[declaration["type"]]
+
+
 @pytest.mark.parametrize("key", sorted(DECLARED))
 def test_every_key_is_declared_with_type_description_and_default(key: str) -> None:
     declaration = DECLARED[key]
 
-    assert declaration["type"] in ("string", "integer", "boolean")
+    assert declaration["type"] in (*SCALARS, "array")
     assert declaration["description"].strip()
     assert "default" in declaration
-    expected_type = {"string": str, "integer": int, "boolean": bool}[declaration["type"]]
-    assert type(declaration["default"]) is expected_type
+    assert has_declared_type(declaration, declaration["default"])
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -54,8 +64,7 @@ def test_stack_files_set_only_declared_keys_with_declared_types(stack: str) -> N
     }
     assert set(own) <= set(DECLARED), set(own) - set(DECLARED)
     for key, value in own.items():
-        expected_type = {"string": str, "integer": int, "boolean": bool}[DECLARED[key]["type"]]
-        assert type(value) is expected_type, key
+        assert has_declared_type(DECLARED[key], value), key
     assert set(config) - {f"{PROJECT_NAME}:{key}" for key in own} == {
         "aws:region",
         "aws:defaultTags",
@@ -85,5 +94,5 @@ def test_readme_config_table_is_the_one_pulumi_yaml_renders() -> None:
         "README's configuration table is out of date: run `make docs`"
     )
     for key, declaration in DECLARED.items():
-        assert f"| `{key}` | {declaration['type']} |" in table
+        assert f"| `{key}` | {declaration['type']}" in table
         assert declaration["description"] in table

@@ -141,6 +141,8 @@ def test_operations_follow_the_group_and_alarm_settings(dev_config: dict[str, st
     assert settings.backend.scaling_target_requests == 1000
     assert settings.operations == OperationsSettings(
         region="us-east-1",
+        shell_command="aws ec2-instance-connect ssh --instance-id <id> --connection-type eice",
+        service_unit="backend",
         alarm_email="oncall@example.com",
         target_5xx_threshold=10,
         cloudfront_5xx_rate_threshold=5,

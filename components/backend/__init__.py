@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -21,6 +21,8 @@ import pulumi_random as random
 
 from components import component_types
 from components.alb_origin import AlbOrigin, OriginAccess, OriginHeader, VpcOriginTarget
+from components.backend.app_access import app_read_policy
+from components.backend.app_source import AppSource
 from components.backend.user_data import user_data
 from components.log_bucket import ALB_LOG_PREFIX
 from components.security_group_rules import allow_tcp
@@ -39,6 +41,7 @@ AL2023_ROOT_DEVICE = "/dev/xvda"
 # the security group's rule quota (60 by default), so the ALB's group holds nothing else inbound.
 CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
 HTTP_PORT = 80
+SSH_PORT = 22
 # Any CloudFront distribution, anyone's, comes from the prefix list above. The ALB therefore
 # forwards only requests that carry this header with a value only our distribution knows, and
 # answers everything else with 403.
@@ -56,6 +59,8 @@ ALB_IDLE_TIMEOUT_SECONDS = 65
 DEREGISTRATION_DELAY_SECONDS = 30  # requests are short; don't hold a rollout for the default 300
 # Boot, cloud-init and two passing health checks take about two minutes; leave room.
 HEALTH_CHECK_GRACE_SECONDS = 300
+# At a rollout checkpoint: long enough for the 5-minute target-5xx alarm to see the new version.
+CHECKPOINT_DELAY_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,10 @@ class BackendSettings:
     origin_access: OriginAccess  # VPC_ORIGIN: an internal ALB, in the private subnets
     scaling_target_requests: int  # ALB requests per instance per minute the group aims for
     instance_tags: Mapping[str, str]  # the stack's default tags, copied onto instances/volumes
+    app: AppSource = field(default_factory=AppSource)  # the built-in service by default
+    region: str = ""  # the stack's region, where the app's SSM parameters live
+    rollout_checkpoints: tuple[int, ...] = ()  # percentages at which a rollout pauses
+    instance_connect: bool = False  # an EC2 Instance Connect Endpoint for on-call shells
 
     @property
     def internal_alb(self) -> bool:
@@ -84,6 +93,9 @@ class LoadBalancedBackendArgs:
     public_subnet_ids: Sequence[pulumi.Input[str]]  # the ALB's unless internal, one per zone
     private_subnet_ids: Sequence[pulumi.Input[str]]  # the instances', one per zone
     access_log_bucket: pulumi.Input[str] | None = None  # None: no ALB access logs
+    # Alarms that roll a rollout back when they fire (the stack's target-5xx and unhealthy-host
+    # alarms, by name: they watch this backend, so they cannot exist before it).
+    rollout_alarm_names: Sequence[str] = ()
 
 
 class LoadBalancedBackend(pulumi.ComponentResource):
@@ -112,6 +124,8 @@ class LoadBalancedBackend(pulumi.ComponentResource):
 
         alb_group, instance_group = self._security_groups(args)
         self._alb_group = alb_group
+        if settings.instance_connect:
+            self._instance_connect_endpoint(args, instance_group)
         target_group = self._target_group(args)
         load_balancer = self._load_balancer(args, alb_group)
         listener, forward_rule, origin_secret = self._listener(load_balancer, target_group)
@@ -171,6 +185,46 @@ class LoadBalancedBackend(pulumi.ComponentResource):
             description="HTTP from the CloudFront VPC origin network interfaces",
             peer_security_group_id=peer_security_group_id,
             opts=pulumi.ResourceOptions.merge(self._child, opts),
+        )
+
+    def _instance_connect_endpoint(
+        self, args: LoadBalancedBackendArgs, instance_group: aws.ec2.SecurityGroup
+    ) -> None:
+        """A shell for on-call without NAT, keys or a bastion: an EC2 Instance Connect
+        Endpoint (free) in a private subnet, the only source SSH is admitted from. Every use
+        is an IAM-authorised, CloudTrail-logged ec2-instance-connect:OpenTunnel call."""
+        name, child = self._name, self._child
+        endpoint_group = aws.ec2.SecurityGroup(
+            f"{name}-eice-sg",
+            vpc_id=args.vpc_id,
+            description="EC2 Instance Connect Endpoint: SSH to the backend instances only",
+            opts=child,
+        )
+        allow_tcp(
+            aws.vpc.SecurityGroupEgressRule,
+            f"{name}-eice-to-instances",
+            security_group_id=endpoint_group.id,
+            port=SSH_PORT,
+            description="SSH to the backend instances",
+            peer_security_group_id=instance_group.id,
+            opts=child,
+        )
+        allow_tcp(
+            aws.vpc.SecurityGroupIngressRule,
+            f"{name}-instances-from-eice",
+            security_group_id=instance_group.id,
+            port=SSH_PORT,
+            description="SSH from the EC2 Instance Connect Endpoint only",
+            peer_security_group_id=endpoint_group.id,
+            opts=child,
+        )
+        aws.ec2transitgateway.InstanceConnectEndpoint(
+            f"{name}-eice",
+            subnet_id=args.private_subnet_ids[0],
+            security_group_ids=[endpoint_group.id],
+            # The endpoint's own address as the source, so the group rule above admits it.
+            preserve_client_ip=False,
+            opts=child,
         )
 
     def _target_group(self, args: LoadBalancedBackendArgs) -> aws.lb.TargetGroup:
@@ -291,12 +345,7 @@ class LoadBalancedBackend(pulumi.ComponentResource):
             ),
             instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
                 strategy="Rolling",
-                preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
-                    # Launch replacements before terminating: capacity never drops.
-                    min_healthy_percentage=100,
-                    max_healthy_percentage=200,
-                    instance_warmup=str(HEALTH_CHECK_GRACE_SECONDS),
-                ),
+                preferences=self._rollout(settings, args.rollout_alarm_names),
             ),
             enabled_metrics=[
                 aws.autoscaling.Metric.GROUP_DESIRED_CAPACITY,
@@ -309,6 +358,31 @@ class LoadBalancedBackend(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[listener], ignore_changes=["desiredCapacity"]
             ),
+        )
+
+    @staticmethod
+    def _rollout(
+        settings: BackendSettings, alarm_names: Sequence[str]
+    ) -> aws.autoscaling.GroupInstanceRefreshPreferencesArgs:
+        """How a new launch template rolls out: replacements launch before old instances go
+        (capacity never drops), instances already up to date stay, and the refresh rolls back
+        on its own when it fails or when an alarm fires, pausing at each checkpoint so the
+        alarms can judge the new version on part of the traffic."""
+        return aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
+            min_healthy_percentage=100,
+            max_healthy_percentage=200,
+            instance_warmup=str(HEALTH_CHECK_GRACE_SECONDS),
+            skip_matching=True,
+            auto_rollback=True,
+            alarm_specification=aws.autoscaling.GroupInstanceRefreshPreferencesAlarmSpecificationArgs(
+                alarms=list(alarm_names)
+            )
+            if alarm_names
+            else None,
+            checkpoint_percentages=list(settings.rollout_checkpoints) or None,
+            checkpoint_delay=str(CHECKPOINT_DELAY_SECONDS)
+            if settings.rollout_checkpoints
+            else None,
         )
 
     def _scaling_policy(
@@ -404,7 +478,7 @@ class LoadBalancedBackend(pulumi.ComponentResource):
         )
         return alb_group, instance_group
 
-    def _instance_profile(self) -> aws.iam.InstanceProfile:
+    def _instance_profile(self, settings: BackendSettings) -> aws.iam.InstanceProfile:
         name, child = self._name, self._child
         role = aws.iam.Role(
             f"{name}-instance-role",
@@ -430,18 +504,32 @@ class LoadBalancedBackend(pulumi.ComponentResource):
             policy_arn=aws.iam.ManagedPolicy.AMAZON_SSM_MANAGED_INSTANCE_CORE,
             opts=child,
         )
+        if app_reads := self._app_read_policy(settings):
+            aws.iam.RolePolicy(f"{name}-instance-app", role=role.id, policy=app_reads, opts=child)
         return aws.iam.InstanceProfile(f"{name}-instance-profile", role=role.name, opts=child)
+
+    def _app_read_policy(self, settings: BackendSettings) -> pulumi.Output[str] | None:
+        """The app's image and secrets, by exact ARN (see app_access.py); None: nothing to read."""
+        if app_read_policy(settings.app, settings.region, "0" * 12) is None:
+            return None
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        return account.account_id.apply(
+            lambda account_id: json.dumps(
+                app_read_policy(settings.app, settings.region, account_id)
+            )
+        )
 
     def _launch_template(
         self, settings: BackendSettings, instance_group: aws.ec2.SecurityGroup
     ) -> aws.ec2.LaunchTemplate:
         name, child = self._name, self._child
-        profile = self._instance_profile()
+        profile = self._instance_profile(settings)
         tags = {**settings.instance_tags, "Name": f"{name}-instance"}
         return aws.ec2.LaunchTemplate(
             f"{name}-lt",
             description="Backend instances (Amazon Linux 2023, IMDSv2, encrypted gp3)",
-            image_id=f"resolve:ssm:{AL2023_IMAGE_PARAMETERS[settings.architecture]}",
+            image_id=settings.app.machine_image
+            or f"resolve:ssm:{AL2023_IMAGE_PARAMETERS[settings.architecture]}",
             instance_type=settings.instance_type,
             iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=profile.arn),
             network_interfaces=[
