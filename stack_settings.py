@@ -38,7 +38,7 @@ from components.backend.app_source import (
     parse_image,
     parse_secrets,
 )
-from components.backend.user_data import USER_DATA_LIMIT
+from components.backend.user_data import USER_DATA_LIMIT, rendered_size
 from components.dns import DomainSettings, default_hosted_zone, domain_problems, is_fqdn
 from components.edge_firewall import MAX_RATE_LIMIT, MIN_RATE_LIMIT, EdgeFirewallSettings
 from components.front_door import FrontDoorSettings, PriceClass
@@ -355,6 +355,8 @@ def load_settings() -> StackSettings:
     read.problems.extend(unknown_key_problems(_config_keys()))
     region, instance_tags = _read_aws(read.problems)
     backend = _read_backend(read, region, instance_tags)
+    if not read.problems:
+        read.problems.extend(_user_data_problems(backend))
     network = _read_network(read, region, backend)
     settings = StackSettings(
         network=network,
@@ -452,6 +454,11 @@ def _read_app(read: _ConfigReader) -> AppSource:
         )
     if user_data_file:
         problems += _user_data_file_problems(user_data_file, machine_image)
+        if environment or secrets:
+            problems.append(
+                f"userDataFile {user_data_file!r} is used as it is, so appEnvironment and "
+                "appSecrets would be dropped: set them in that file, or remove userDataFile"
+            )
     if (environment or secrets) and not (image or machine_image):
         problems.append(
             "appEnvironment and appSecrets are for your app: set appImage or machineImage "
@@ -465,6 +472,23 @@ def _read_app(read: _ConfigReader) -> AppSource:
         environment=environment,
         secrets=secrets,
     )
+
+
+def _user_data_problems(backend: BackendSettings) -> list[str]:
+    """EC2 takes at most 16 KB of user data; the app's settings make it grow."""
+    try:
+        size = rendered_size(
+            backend.app_port, backend.health_check_path, backend.app, backend.region
+        )
+    except ValueError as error:
+        return [f"the app's settings cannot become user data: {error}"]
+    if size > USER_DATA_LIMIT:
+        return [
+            f"the instances' user data would be {size} bytes, and EC2 takes at most "
+            f"{USER_DATA_LIMIT}: shorten appEnvironment or appSecrets, or bake them into a "
+            "machineImage"
+        ]
+    return []
 
 
 def _user_data_file_problems(path: str, machine_image: str) -> list[str]:

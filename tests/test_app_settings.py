@@ -184,3 +184,25 @@ def test_bad_app_settings_are_refused_before_any_resource(
 
     assert any(message in problem for problem in found), found
     assert len(found) == 1, found
+
+
+def test_user_data_file_cannot_silently_drop_the_apps_environment() -> None:
+    found = problems(
+        machineImage="ami-0123456789abcdef0",
+        userDataFile="Pulumi.dev.yaml",  # any file of the repository
+        appEnvironment=["LOG_LEVEL=info"],
+    )
+
+    assert found == [
+        "userDataFile 'Pulumi.dev.yaml' is used as it is, so appEnvironment and appSecrets "
+        "would be dropped: set them in that file, or remove userDataFile"
+    ]
+
+
+def test_user_data_over_the_ec2_limit_is_refused() -> None:
+    many = [f"VARIABLE_{index:04d}={'x' * 60}" for index in range(300)]
+    found = problems(appImage=ECR_IMAGE, vpcEndpoints=["ecr.api", "ecr.dkr"], appEnvironment=many)
+
+    assert len(found) == 1
+    assert found[0].startswith("the instances' user data would be ")
+    assert "bytes, and EC2 takes at most 16384" in found[0]

@@ -1,17 +1,27 @@
 """What the instances boot, read by the tools that will read it: cloud-init's schema check of the
-user data, and systemd's checks of the unit it installs.
+user data, and systemd's checks of the units it installs.
 
     cloud-init schema --config-file <user data>            (Debian package cloud-init)
-    systemd-analyze verify --root=<root> <root>/etc/systemd/system/backend.service
+    systemd-analyze verify --root=<root> <root>/etc/systemd/system/<unit>...
     systemd-analyze security --offline=true --threshold=20 [--json=short] <unit file>
                                                             (Debian package systemd)
 
-`verify` checks that ExecStart's program exists and is executable. This machine is not an Amazon
-Linux instance, so the unit is verified inside a stand-in root instead of against the host: the
-files the user data writes (write_files), plus what the image itself provides to them, an
-executable /usr/bin/python3 and the systemd targets the unit depends on. The host's own files then
-can neither hide a wrong path nor raise a false alarm. Any output of `verify` fails the test: it
-exits 0 on warnings such as an unknown directive, which systemd ignores at boot.
+Each app source renders its own user data: the built-in service (at three ports and health check
+paths), a public container image, a private ECR image with secrets from both stores and plain
+environment variables, and a team's machine image (without a userDataFile, which is the team's
+own document).
+
+`verify` checks that each Exec*= program exists and is executable. This machine is not an Amazon
+Linux instance, so the units are verified inside a stand-in root instead of against the host: the
+files the user data writes (write_files), plus what the image itself provides to them (python3,
+the AWS CLI, and the systemd targets the units depend on), what the `docker` package brings
+(docker and docker.service), and for a machine image the team's own app.service as its contract
+asks. The host's own files then can neither hide a wrong path nor raise a false alarm. Any output
+of `verify` fails the test: it exits 0 on warnings such as an unknown directive, which systemd
+ignores at boot.
+
+`security` rates the built-in service's sandbox. The container's app.service is a Docker client
+running as root (the container's isolation is Docker's), so it is verified, not rated.
 
 A missing tool skips its tests, naming the Debian package; .ci/run installs both.
 """
@@ -29,16 +39,59 @@ from typing import Any
 import pytest
 import yaml
 
+from components.backend.app_source import AppSource, ContainerImage, SecretReference, SecretStore
 from components.backend.user_data import SERVER_PATH, UNIT_PATH, cloud_config
 
 MAX_EXPOSURE = 2.0  # systemd-analyze security's scale: 0 (locked down) to 10 (unprotected)
 # The health check path stack_settings accepts at its longest: "/" and 254 characters.
 LONGEST_HEALTH_PATH = "/" + ("status/live_probe-v1.0~" * 12)[:254]
-RENDERS: dict[str, tuple[int, str]] = {
-    "default": (8080, "/health"),
-    "privileged-port": (80, "/health"),
-    "longest-health-path": (65535, LONGEST_HEALTH_PATH),
+REGION = "eu-west-1"
+SECRETS = (
+    SecretReference("DATABASE_PASSWORD", SecretStore.SSM_PARAMETER, "/orders/db-password"),
+    SecretReference(
+        "API_KEY",
+        SecretStore.SECRETS_MANAGER,
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:orders/api-key-AbCdEf",
+    ),
+)
+ENVIRONMENT = {"LOG_LEVEL": "info", "GREETING": 'it\'s "quoted" $(not run) # not a comment'}
+RENDERS: dict[str, tuple[int, str, AppSource]] = {
+    "default": (8080, "/health", AppSource()),
+    "privileged-port": (80, "/health", AppSource()),
+    "longest-health-path": (65535, LONGEST_HEALTH_PATH, AppSource()),
+    "public-image": (8080, "/health", AppSource(image=ContainerImage("nginx:1.27"))),
+    "private-ecr-image": (
+        8080,
+        "/health",
+        AppSource(
+            image=ContainerImage("123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders-api:1.4.2"),
+            environment=ENVIRONMENT,
+            secrets=SECRETS,
+        ),
+    ),
+    "machine-image": (
+        80,
+        "/ready",
+        AppSource(machine_image="ami-0123456789abcdef0", environment=ENVIRONMENT, secrets=SECRETS),
+    ),
 }
+BUILTIN_RENDERS = [name for name, (_, _, app) in RENDERS.items() if app.builtin]
+# What the image and its packages provide to the units: executables (`verify` checks that each
+# Exec*= program is one) and units.
+IMAGE_EXECUTABLES = ("python3", "aws", "docker")
+PACKAGE_UNITS = {"docker.service": "[Service]\nExecStart=/usr/bin/docker\n"}
+# A machine image's own unit, as machine_image_cloud_config's docstring asks for it.
+TEAM_APP_UNIT = """\
+[Unit]
+Description=The team's API
+[Service]
+EnvironmentFile=/etc/app/app.env
+EnvironmentFile=/run/app/secrets.env
+ExecStart=/usr/bin/team-api
+Restart=on-failure
+[Install]
+WantedBy=multi-user.target
+"""
 # DefaultDependencies= ties every service to the first three; the unit itself names the others.
 IMAGE_TARGETS = (
     "sysinit.target",
@@ -73,9 +126,11 @@ class Boot:
     app_port: int
     document: Path  # the cloud-config, as the instance receives it
     root: Path
+    units: tuple[Path, ...]  # the units it writes, and for a machine image the team's
 
     @property
     def unit(self) -> Path:
+        """The built-in service's unit."""
         return self.root / UNIT_PATH.lstrip("/")
 
 
@@ -86,33 +141,45 @@ def tool(name: str, package: str) -> str:
     return path
 
 
-def lay_out_instance_root(config: dict[str, Any], root: Path) -> None:
-    for entry in config["write_files"]:
-        target = root / entry["path"].lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(entry["content"])
-        target.chmod(int(entry["permissions"], 8))
-    python = root / "usr" / "bin" / "python3"
-    python.parent.mkdir(parents=True)
-    python.write_text("#!/bin/sh\n")  # verify checks only that it is an executable file
-    python.chmod(0o755)
-    units = root / "usr" / "lib" / "systemd" / "system"
-    units.mkdir(parents=True)
+def write(path: Path, content: str, mode: int = 0o644) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content)
+    path.chmod(mode)
+    return path
+
+
+def lay_out_instance_root(config: dict[str, Any], root: Path) -> tuple[Path, ...]:
+    """The instance's files under `root`; returns the units to verify."""
+    written = [
+        write(root / entry["path"].lstrip("/"), entry["content"], int(entry["permissions"], 8))
+        for entry in config["write_files"]
+    ]
+    units = [path for path in written if path.suffix == ".service"]
+    for name in IMAGE_EXECUTABLES:
+        # verify checks only that it is an executable file
+        write(root / "usr" / "bin" / name, "#!/bin/sh\n", 0o755)
+    system = root / "usr" / "lib" / "systemd" / "system"
     for target_name in IMAGE_TARGETS:
-        (units / target_name).write_text("[Unit]\nDescription=Stand-in for the image's own unit\n")
+        write(system / target_name, "[Unit]\nDescription=Stand-in for the image's own unit\n")
+    for name, content in PACKAGE_UNITS.items():
+        write(system / name, content)
+    if any(path.name == "app-secrets.service" for path in units):
+        units.append(write(system / "app.service", TEAM_APP_UNIT))
+        write(root / "usr" / "bin" / "team-api", "#!/bin/sh\n", 0o755)
+    return tuple(units)
 
 
 @pytest.fixture(scope="module")
 def boots(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Boot]:
     rendered = {}
-    for name, (app_port, health_check_path) in RENDERS.items():
+    for name, (app_port, health_check_path, app) in RENDERS.items():
         directory = tmp_path_factory.mktemp(name)
-        text = cloud_config(app_port, health_check_path)
+        text = cloud_config(app_port, health_check_path, app, REGION)
         document = directory / "user-data.yaml"
         document.write_text(text)
         root = directory / "root"
-        lay_out_instance_root(yaml.safe_load(text), root)
-        rendered[name] = Boot(app_port=app_port, document=document, root=root)
+        units = lay_out_instance_root(yaml.safe_load(text), root)
+        rendered[name] = Boot(app_port=app_port, document=document, root=root, units=units)
     return rendered
 
 
@@ -167,15 +234,27 @@ def test_user_data_passes_cloud_init_schema_validation(
 
 
 @pytest.mark.parametrize("name", RENDERS)
-def test_unit_passes_systemd_verify_without_a_warning(boots: dict[str, Boot], name: str) -> None:
+def test_units_pass_systemd_verify_without_a_warning(boots: dict[str, Boot], name: str) -> None:
     boot = boots[name]
 
-    result = systemd_analyze("verify", f"--root={boot.root}", str(boot.unit))
+    result = systemd_analyze("verify", f"--root={boot.root}", *map(str, boot.units))
 
+    assert boot.units
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
 
 
-@pytest.mark.parametrize("name", RENDERS)
+def test_each_app_source_writes_its_units(boots: dict[str, Boot]) -> None:
+    written = {name: sorted(unit.name for unit in boot.units) for name, boot in boots.items()}
+
+    assert written == {
+        **{name: ["backend.service"] for name in BUILTIN_RENDERS},
+        "public-image": ["app.service"],
+        "private-ecr-image": ["app.service"],
+        "machine-image": ["app-secrets.service", "app.service"],  # the team's, from the image
+    }
+
+
+@pytest.mark.parametrize("name", BUILTIN_RENDERS)
 def test_unit_runs_the_file_the_user_data_writes(boots: dict[str, Boot], name: str) -> None:
     [exec_start] = [
         line for line in boots[name].unit.read_text().splitlines() if line.startswith("ExecStart=")
@@ -186,7 +265,7 @@ def test_unit_runs_the_file_the_user_data_writes(boots: dict[str, Boot], name: s
     assert (boots[name].root / SERVER_PATH.lstrip("/")).is_file()
 
 
-@pytest.mark.parametrize("name", RENDERS)
+@pytest.mark.parametrize("name", BUILTIN_RENDERS)
 def test_unit_sandbox_exposure_is_at_most_2(boots: dict[str, Boot], name: str) -> None:
     # --threshold counts tenths: the command itself fails above an exposure of 2.0.
     result = systemd_analyze(
@@ -202,7 +281,7 @@ def test_unit_sandbox_exposure_is_at_most_2(boots: dict[str, Boot], name: str) -
     assert (result.returncode, result.stderr) == (0, "")
 
 
-@pytest.mark.parametrize("name", RENDERS)
+@pytest.mark.parametrize("name", BUILTIN_RENDERS)
 def test_unit_fails_only_the_security_checks_it_cannot_pass(
     boots: dict[str, Boot], name: str
 ) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from components.backend.app.server import IDLE_TIMEOUT_SECONDS
@@ -363,3 +365,50 @@ def test_every_shipped_stack_gives_on_call_a_shell(stack_file: str) -> None:
 
     assert run.of_type("aws:ec2transitgateway/instanceConnectEndpoint:InstanceConnectEndpoint")
     assert "aws ec2-instance-connect ssh --instance-id <id> --connection-type eice" in description
+
+
+ECR_REPOSITORY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/orders-api"
+APP_STACK = {
+    "appImage": f"{ECR_REPOSITORY}:1.4.2",
+    "appEnvironment": '["LOG_LEVEL=info"]',
+    "appSecrets": '["DB_PASSWORD=ssm:/orders/db-password"]',
+    "vpcEndpoints": '["ecr.api", "ecr.dkr", "ssm"]',
+}
+
+
+@pytest.mark.parametrize(
+    "new_version",
+    [
+        {"appImage": f"{ECR_REPOSITORY}:1.4.3"},
+        {"appImage": f"{ECR_REPOSITORY}@sha256:{'0f' * 32}"},
+        {"appEnvironment": '["LOG_LEVEL=debug"]'},
+    ],
+    ids=["tag", "digest", "environment"],
+)
+def test_a_new_app_version_touches_only_the_launch_template(new_version: dict[str, str]) -> None:
+    before = {r.urn: r.inputs for r in run_stack("dev", **APP_STACK).resources}
+    after = {r.urn: r.inputs for r in run_stack("dev", **APP_STACK | new_version).resources}
+
+    assert before.keys() == after.keys()
+    changed = [urn for urn in before if before[urn] != after[urn]]
+    assert [urn.rsplit("::", 1)[-1] for urn in changed] == ["backend-lt"]
+
+
+def test_a_new_machine_image_touches_only_the_launch_template() -> None:
+    before = {r.urn: r for r in run_stack("dev", machineImage="ami-0123456789abcdef0").resources}
+    after = {r.urn: r for r in run_stack("dev", machineImage="ami-0fedcba9876543210").resources}
+    changed = [after[urn].name for urn in before if before[urn].inputs != after[urn].inputs]
+
+    assert before.keys() == after.keys()
+    assert changed == ["backend-lt"]
+    template = next(r for urn, r in after.items() if urn.endswith("::backend-lt"))
+    assert template.inputs["imageId"] == "ami-0fedcba9876543210"
+
+
+def test_secrets_are_fetched_by_name_on_the_instance() -> None:
+    run = run_stack("dev", **APP_STACK)
+    user_data = base64.b64decode(run.named("backend-lt").inputs["userData"]).decode()
+
+    # Only the parameter's name travels; its value is read when the app starts.
+    assert "/orders/db-password" in user_data
+    assert "--with-decryption" in user_data

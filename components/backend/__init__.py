@@ -555,7 +555,9 @@ class LoadBalancedBackend(pulumi.ComponentResource):
                     ),
                 )
             ],
-            user_data=user_data(settings.app_port, settings.health_check_path),
+            user_data=user_data(
+                settings.app_port, settings.health_check_path, settings.app, settings.region
+            ),
             tag_specifications=[
                 aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags)
                 for kind in ("instance", "volume", "network-interface")
