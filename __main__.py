@@ -61,6 +61,7 @@ operations = Operations(
         alb_arn_suffix=backend.alb_arn_suffix,
         target_group_arn_suffix=backend.target_group_arn_suffix,
         distribution_id=front_door.distribution_id,
+        cpu_credits=settings.backend.cpu_credits,
     ),
 )
 if domain and certificate:
@@ -86,3 +87,4 @@ pulumi.export("distributionId", front_door.distribution_id)
 pulumi.export("albDnsName", backend.alb_dns_name)
 pulumi.export("autoScalingGroupName", backend.asg_name)
 pulumi.export("alarmTopicArn", operations.alarm_topic_arn)
+pulumi.export("dashboardUrl", operations.dashboard_url)

@@ -39,6 +39,7 @@ from components.backend.app_source import (
     parse_secrets,
 )
 from components.backend.user_data import USER_DATA_LIMIT, rendered_size
+from components.dashboard import CpuCredits
 from components.dns import DomainSettings, default_hosted_zone, domain_problems, is_fqdn
 from components.edge_firewall import MAX_RATE_LIMIT, MIN_RATE_LIMIT, EdgeFirewallSettings
 from components.front_door import FrontDoorSettings, PriceClass
@@ -70,6 +71,7 @@ PRIVATE_RANGES = tuple(
 # Developer Guide). An internal ALB with a subnet there cannot become a VPC origin.
 VPC_ORIGIN_UNAVAILABLE_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "apne1-az3"})
 PROJECT_FILE = Path(__file__).resolve().parent / "Pulumi.yaml"
+BURSTABLE_FAMILIES = frozenset({"t2", "t3", "t3a", "t4g"})  # they earn and spend CPU credits
 
 
 @dataclass(frozen=True)
@@ -431,7 +433,14 @@ def _read_backend(
         rollout_checkpoints=_read_rollout_checkpoints(read),
         instance_connect=read.boolean("instanceConnect"),
         region=region,
+        cpu_credits=_read_cpu_credits(read, instance_type),
     )
+
+
+def _read_cpu_credits(read: _ConfigReader, instance_type: str) -> CpuCredits | None:
+    """The credit mode, for burstable instance types only (others take no credit setting)."""
+    credits = read.choice("cpuCredits", CpuCredits)
+    return credits if instance_type.split(".", maxsplit=1)[0] in BURSTABLE_FAMILIES else None
 
 
 def _read_app(read: _ConfigReader) -> AppSource:

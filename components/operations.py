@@ -8,12 +8,14 @@ live), both when they fire and when they clear. Scaling belongs to the backend's
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components import component_types
+from components.dashboard import CpuCredits, DashboardTargets, dashboard_body, dashboard_url
 
 CLOUDFRONT_METRICS_REGION = "us-east-1"  # CloudFront publishes its metrics only there
 HOST_CHECK_PERIOD_SECONDS = 60
@@ -51,6 +53,7 @@ class OperationsArgs:
     alb_arn_suffix: pulumi.Input[str]
     target_group_arn_suffix: pulumi.Input[str]
     distribution_id: pulumi.Input[str]
+    cpu_credits: CpuCredits | None = None  # the instances' credit mode; None: not burstable
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class AlarmRule:
 class Operations(pulumi.ComponentResource):
     alarm_topic_arn: pulumi.Output[str]
     edge_alarm_topic_arn: pulumi.Output[str]  # in us-east-1 (the same topic if the stack is)
+    dashboard_url: str
 
     def __init__(
         self,
@@ -80,6 +84,9 @@ class Operations(pulumi.ComponentResource):
     ) -> None:
         super().__init__(component_types.OPERATIONS, name, None, opts)
         settings = args.settings
+        self._dashboard_name = alarm_name("operations")
+        self.dashboard_url = dashboard_url(settings.region, self._dashboard_name)
+        self._dashboard(name, args)
 
         # Not KMS-encrypted: CloudWatch cannot publish to a topic under the AWS managed SNS key,
         # and alarm notifications carry nothing secret.
@@ -99,6 +106,16 @@ class Operations(pulumi.ComponentResource):
             )
             for suffix, rule in self._backend_rules(settings, args.min_healthy_hosts).items()
         ]
+        if args.cpu_credits is not None:
+            alarms.append(
+                self._alarm(
+                    f"{name}-cpu-credits",
+                    alarm_name("cpu-credits"),
+                    self._credit_rule(args.cpu_credits),
+                    dimensions={"AutoScalingGroupName": args.asg_name},
+                    topic=topic,
+                )
+            )
         alarms.append(
             self._alarm(
                 f"{name}-cloudfront-5xx-rate",
@@ -117,6 +134,7 @@ class Operations(pulumi.ComponentResource):
                 "alarm_topic_arn": self.alarm_topic_arn,
                 "edge_alarm_topic_arn": self.edge_alarm_topic_arn,
                 "alarm_names": [alarm.name for alarm in alarms],
+                "dashboard_url": self.dashboard_url,
             }
         )
 
@@ -177,6 +195,63 @@ class Operations(pulumi.ComponentResource):
             )
         return rules
 
+    def _dashboard(self, name: str, args: OperationsArgs) -> None:
+        targets = pulumi.Output.all(
+            args.distribution_id, args.alb_arn_suffix, args.target_group_arn_suffix, args.asg_name
+        ).apply(
+            lambda ids: DashboardTargets(
+                region=args.settings.region,
+                distribution_id=ids[0],
+                load_balancer=ids[1],
+                target_group=ids[2],
+                auto_scaling_group=ids[3],
+                cpu_credits=args.cpu_credits,
+            )
+        )
+        aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=self._dashboard_name,
+            dashboard_body=targets.apply(lambda t: json.dumps(dashboard_body(t))),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    @staticmethod
+    def _credit_rule(cpu_credits: CpuCredits) -> AlarmRule:
+        """Burstable instances: held at baseline (standard), or billed for bursting (unlimited)."""
+        if cpu_credits is CpuCredits.STANDARD:
+            return AlarmRule(
+                runbook=(
+                    "Every instance has spent its CPU credits and is held at its baseline CPU: "
+                    "requests slow down. First check: the dashboard's CPU widgets; then a larger "
+                    "instanceType, a higher minSize, or cpuCredits unlimited (billed per surplus "
+                    "credit)."
+                ),
+                namespace="AWS/EC2",
+                metric_name="CPUCreditBalance",
+                statistic="Maximum",  # the best-off instance: all of them are out
+                period=ERROR_PERIOD_SECONDS,
+                # A new instance starts with few credits; half an hour lets it earn some.
+                evaluation_periods=6,
+                comparison_operator="LessThanThreshold",
+                threshold=1,
+                treat_missing_data="notBreaching",
+            )
+        return AlarmRule(
+            runbook=(
+                "Instances are bursting beyond their earned CPU credits, and the surplus is "
+                "billed. First check: the dashboard's CPU widgets; a sustained load wants a "
+                "larger instanceType or more instances, which cost less than surplus credits."
+            ),
+            namespace="AWS/EC2",
+            metric_name="CPUSurplusCreditsCharged",
+            statistic="Sum",
+            period=3600,
+            evaluation_periods=1,
+            comparison_operator="GreaterThanThreshold",
+            threshold=0,
+            treat_missing_data="notBreaching",
+        )
+
     @staticmethod
     def _cloudfront_rule(settings: OperationsSettings) -> AlarmRule:
         return AlarmRule(
@@ -210,7 +285,7 @@ class Operations(pulumi.ComponentResource):
             name,
             name=alarm_name,
             region=region,
-            alarm_description=rule.runbook,
+            alarm_description=f"{rule.runbook} Dashboard: {self.dashboard_url}",
             namespace=rule.namespace,
             metric_name=rule.metric_name,
             dimensions=dimensions,

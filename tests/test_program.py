@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 
@@ -100,6 +101,9 @@ def test_exports_name_the_distribution_and_the_backend(stack: tuple[dict[str, st
     config, run = stack
     dist = distribution(run)
     domain = setting(config, "domainName")
+    region = config["aws:region"]
+    dashboard = run.one("aws:cloudwatch/dashboard:Dashboard")
+    stack_name = dashboard.urn.split("::")[0].removeprefix("urn:pulumi:")
 
     assert run.exports == {
         **({"customDomain": domain} if domain else {}),
@@ -109,7 +113,10 @@ def test_exports_name_the_distribution_and_the_backend(stack: tuple[dict[str, st
         "albDnsName": run.one("aws:lb/loadBalancer:LoadBalancer").outputs["dnsName"],
         "autoScalingGroupName": run.one("aws:autoscaling/group:Group").outputs["name"],
         "alarmTopicArn": run.named("operations-alarms").outputs["arn"],
+        "dashboardUrl": f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        f"#dashboards:name={dashboard.inputs['dashboardName']}",
     }
+    assert dashboard.inputs["dashboardName"] == f"cdn-alb-backend-{stack_name}-operations"
 
 
 def test_stack_sizes_reach_the_instances(stack: tuple[dict[str, str], Run]) -> None:
@@ -412,3 +419,87 @@ def test_secrets_are_fetched_by_name_on_the_instance() -> None:
     # Only the parameter's name travels; its value is read when the app starts.
     assert "/orders/db-password" in user_data
     assert "--with-decryption" in user_data
+
+
+def dashboard_metrics(run: Run) -> list[tuple[str, str, dict[str, str], str]]:
+    """Each graphed metric as (namespace, name, dimensions, widget region)."""
+    body = json.loads(run.one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"])
+    metrics = []
+    for widget in body["widgets"]:
+        for namespace, name, *rest in widget["properties"]["metrics"]:
+            pairs = [item for item in rest if not isinstance(item, dict)]
+            dimensions = dict(zip(pairs[::2], pairs[1::2], strict=True))
+            metrics.append((namespace, name, dimensions, widget["properties"]["region"]))
+    return metrics
+
+
+@pytest.mark.parametrize(("stack_file", "overrides"), MODES, ids=MODE_IDS)
+def test_dashboard_graphs_exactly_this_stacks_resources(
+    stack_file: str, overrides: dict[str, str]
+) -> None:
+    run = run_stack(stack_file, **overrides)
+    expected = {
+        "DistributionId": distribution(run).outputs["id"],
+        "Region": "Global",
+        "LoadBalancer": run.one("aws:lb/loadBalancer:LoadBalancer").outputs["arnSuffix"],
+        "TargetGroup": run.one("aws:lb/targetGroup:TargetGroup").outputs["arnSuffix"],
+        "AutoScalingGroupName": run.one("aws:autoscaling/group:Group").outputs["name"],
+    }
+    stack_region = stack_config(stack_file)["aws:region"]
+    metrics = dashboard_metrics(run)
+    names = {name for _, name, _, _ in metrics}
+
+    for namespace, name, dimensions, region in metrics:
+        assert dimensions, name
+        assert all(expected[key] == value for key, value in dimensions.items()), name
+        assert region == ("us-east-1" if namespace == "AWS/CloudFront" else stack_region)
+    assert {
+        "Requests",
+        "4xxErrorRate",
+        "5xxErrorRate",
+        "RequestCount",
+        "TargetResponseTime",
+        "HTTPCode_Target_5XX_Count",
+        "HealthyHostCount",
+        "UnHealthyHostCount",
+        "GroupInServiceInstances",
+        "GroupDesiredCapacity",
+        "CPUUtilization",
+        "CPUCreditBalance",  # every shipped stack runs burstable t4g in standard mode
+    } <= names
+
+
+@pytest.mark.parametrize("stack_file", STACKS)
+def test_every_alarm_links_the_dashboard(stack_file: str) -> None:
+    run = run_stack(stack_file)
+    url = run.exports["dashboardUrl"]
+
+    for alarm in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
+        assert alarm.inputs["alarmDescription"].endswith(f"Dashboard: {url}"), alarm.name
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "credits", "metric"),
+    [
+        ("t4g.nano", "standard", "CPUCreditBalance"),
+        ("t3.small", "unlimited", "CPUSurplusCreditsCharged"),
+        ("m7g.large", "unlimited", None),  # not burstable: no credits at all
+    ],
+)
+def test_burstable_credit_mode_is_explicit_and_watched(
+    instance_type: str, credits: str, metric: str | None
+) -> None:
+    run = run_stack("dev", instanceType=instance_type, cpuCredits=credits)
+    template = run.named("backend-lt").inputs
+    alarm = [a for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") if "cpu" in a.name]
+
+    if metric is None:
+        assert "creditSpecification" not in template
+        assert alarm == []
+    else:
+        assert template["creditSpecification"] == {"cpuCredits": credits}
+        [credit_alarm] = alarm
+        assert credit_alarm.inputs["metricName"] == metric
+        assert credit_alarm.inputs["dimensions"] == {
+            "AutoScalingGroupName": run.one("aws:autoscaling/group:Group").outputs["name"]
+        }

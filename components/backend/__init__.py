@@ -24,6 +24,7 @@ from components.alb_origin import AlbOrigin, OriginAccess, OriginHeader, VpcOrig
 from components.backend.app_access import app_read_policy
 from components.backend.app_source import AppSource
 from components.backend.user_data import user_data
+from components.dashboard import CpuCredits
 from components.log_bucket import ALB_LOG_PREFIX
 from components.security_group_rules import allow_tcp
 
@@ -80,6 +81,7 @@ class BackendSettings:
     region: str = ""  # the stack's region, where the app's SSM parameters live
     rollout_checkpoints: tuple[int, ...] = ()  # percentages at which a rollout pauses
     instance_connect: bool = False  # an EC2 Instance Connect Endpoint for on-call shells
+    cpu_credits: CpuCredits | None = None  # burstable types' credit mode; None: not burstable
 
     @property
     def internal_alb(self) -> bool:
@@ -555,6 +557,11 @@ class LoadBalancedBackend(pulumi.ComponentResource):
                     ),
                 )
             ],
+            credit_specification=aws.ec2.LaunchTemplateCreditSpecificationArgs(
+                cpu_credits=settings.cpu_credits.value
+            )
+            if settings.cpu_credits
+            else None,
             user_data=user_data(
                 settings.app_port, settings.health_check_path, settings.app, settings.region
             ),
