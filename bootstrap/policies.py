@@ -1,0 +1,931 @@
+"""What the deploy and preview roles may do, as plain data derived from the main program.
+
+`RESOURCE_PERMISSIONS` maps every resource type the main program registers to the IAM actions
+Pulumi's AWS provider calls to create, read, update and delete it; `INVOKE_PERMISSIONS` does the
+same for the program's lookups. Each action is granted in a `Scope`: the resource ARNs (and
+condition) it is allowed on. tests/test_bootstrap.py runs the main program in every stack and
+mode and fails on a type or lookup missing here, so a new resource cannot ship without its
+permissions. The deploy role gets every action; the preview role only the read ones (`Describe*`,
+`List*`, `Get*`), in the same scopes, so a pull request's preview reads what a deploy reads and
+changes nothing.
+
+ARN templates use `{partition}`, `{account}` and `{project_tag}`, filled in by `Context`.
+Names in ARNs are the main program's logical names plus the random suffix Pulumi appends
+(`backend-alb` becomes `backend-alb-1a2b3c4`), so `backend-alb-*` matches only this program's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+MANAGED_POLICY_LIMIT = 6144  # characters of a managed policy, whitespace excluded
+READ_ONLY_PREFIXES = ("Describe", "List", "Get")
+POLICY_VERSION = "2012-10-17"
+
+Condition = Mapping[str, Mapping[str, str | Sequence[str]]]
+
+
+@dataclass(frozen=True)
+class Context:
+    """The account the policies are rendered for."""
+
+    partition: str  # aws, aws-cn, aws-us-gov
+    account: str
+    project_tag: str  # the `Project` tag every stack puts on its resources (aws:defaultTags)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where actions are allowed: one policy statement. Templates are filled in by `Context`."""
+
+    sid: str
+    resources: tuple[str, ...]
+    condition: Condition = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Grant:
+    scope: Scope
+    actions: tuple[str, ...]
+    # Set when the actions belong to another service than the resource type: why the caller
+    # needs them (the service checks the caller's permission on its behalf).
+    why: str = ""
+
+
+def allow(scope: Scope, *actions: str, why: str = "") -> Grant:
+    return Grant(scope, actions, why)
+
+
+# ---------------------------------------------------------------------------------- names
+MAIN_PROJECT = "cdn-alb-backend"  # the program whose stacks the roles deploy
+LOAD_BALANCER_NAME = "backend-alb-*"
+TARGET_GROUP_NAME = "backend-tg-*"
+AUTO_SCALING_GROUP_NAME = "backend-asg-*"
+INSTANCE_ROLE_NAME = "backend-instance-role-*"
+INSTANCE_PROFILE_NAME = "backend-instance-profile-*"
+LOG_BUCKET_NAME = "logs-bucket-*"
+ALARM_TOPIC_NAME = "operations-*"
+ALARM_NAME = f"{MAIN_PROJECT}-*"  # <project>-<stack>-<what it watches>
+WEB_ACL_NAME = "firewall-acl-*"
+WAF_LOG_GROUP_NAME = f"aws-waf-logs-{MAIN_PROJECT}-*"  # WAF requires the aws-waf-logs- prefix
+LOG_SOURCE_NAME = "front-door-log-source-*"
+LOG_DESTINATION_NAME = "front-door-log-destination-*"
+# The names the scopes below rely on, by resource type; the tests check the program's resources
+# still get names that match.
+NAMED_RESOURCES: dict[str, str] = {
+    "aws:lb/loadBalancer:LoadBalancer": LOAD_BALANCER_NAME,
+    "aws:lb/targetGroup:TargetGroup": TARGET_GROUP_NAME,
+    "aws:autoscaling/group:Group": AUTO_SCALING_GROUP_NAME,
+    "aws:iam/role:Role": INSTANCE_ROLE_NAME,
+    "aws:iam/instanceProfile:InstanceProfile": INSTANCE_PROFILE_NAME,
+    "aws:s3/bucket:Bucket": LOG_BUCKET_NAME,
+    "aws:sns/topic:Topic": ALARM_TOPIC_NAME,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ALARM_NAME,
+    "aws:cloudwatch/dashboard:Dashboard": ALARM_NAME,
+    "aws:wafv2/webAcl:WebAcl": WEB_ACL_NAME,
+    "aws:cloudwatch/logGroup:LogGroup": WAF_LOG_GROUP_NAME,
+    "aws:cloudwatch/logDeliverySource:LogDeliverySource": LOG_SOURCE_NAME,
+    "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination": LOG_DESTINATION_NAME,
+}
+# The only managed policy the instance role may get.
+INSTANCE_ROLE_POLICIES = ("arn:{partition}:iam::aws:policy/AmazonSSMManagedInstanceCore",)
+# Record types the program writes: alias A and AAAA records, and ACM's CNAME validation record.
+DNS_RECORD_TYPES = ("A", "AAAA", "CNAME")
+# Services whose service-linked role the first deployment in an account creates.
+SERVICE_LINKED_ROLE_SERVICES = (
+    "elasticloadbalancing.amazonaws.com",
+    "autoscaling.amazonaws.com",
+    "vpcorigin.cloudfront.amazonaws.com",
+    "wafv2.amazonaws.com",  # web ACL logging
+    "ec2-instance-connect.amazonaws.com",
+)
+
+# --------------------------------------------------------------------------------- scopes
+ACCOUNT_EC2 = "arn:{partition}:ec2:*:{account}:*"
+# Describe/List/Get actions that support no resource-level permissions: "*" is the only
+# resource they accept. The actions are still named one by one; no action wildcard anywhere.
+READ_ANYWHERE = Scope("ReadWithoutResourceLevelPermissions", ("*",))
+# The few writes that support no resource-level permissions either (per IAM's service
+# authorization reference); each is listed with the resource type that needs it.
+WRITE_ANYWHERE = Scope("WriteWithoutResourceLevelPermissions", ("*",))
+# EC2 ARNs carry generated ids, not names, so they cannot be scoped by name: writes are scoped
+# to the account (plus Amazon's public images and AWS-managed prefix lists, which launches and
+# security group rules refer to). Deletes also need the stacks' `Project` tag: a guard against
+# deleting the account's other network by mistake (the role may tag, so not a boundary). Tags
+# cannot guard the rest: the provider adopts the untagged default security group, and tags
+# what it creates in the same call.
+EC2 = Scope(
+    "Ec2",
+    (ACCOUNT_EC2, "arn:{partition}:ec2:*::image/*", "arn:{partition}:ec2:*:aws:prefix-list/*"),
+)
+EC2_DELETE_TAGGED = Scope(
+    "Ec2DeleteOnlyTheStacksResources",
+    (ACCOUNT_EC2,),
+    {"StringEquals": {"aws:ResourceTag/Project": "{project_tag}"}},
+)
+AMI_PARAMETERS = Scope(
+    "AmazonLinuxImageParameters",
+    ("arn:{partition}:ssm:*:*:parameter/aws/service/ami-amazon-linux-latest/*",),
+)
+LOAD_BALANCER = Scope(
+    "LoadBalancer",
+    tuple(
+        f"arn:{{partition}}:elasticloadbalancing:*:{{account}}:{resource}"
+        for resource in (
+            f"loadbalancer/app/{LOAD_BALANCER_NAME}/*",
+            f"listener/app/{LOAD_BALANCER_NAME}/*",
+            f"listener-rule/app/{LOAD_BALANCER_NAME}/*",
+            f"targetgroup/{TARGET_GROUP_NAME}/*",
+        )
+    ),
+)
+AUTO_SCALING_GROUP = Scope(
+    "AutoScalingGroup",
+    (
+        "arn:{partition}:autoscaling:*:{account}:autoScalingGroup:*:"
+        f"autoScalingGroupName/{AUTO_SCALING_GROUP_NAME}",
+    ),
+)
+INSTANCE_ROLE_ARN = f"arn:{{partition}}:iam::{{account}}:role/{INSTANCE_ROLE_NAME}"
+INSTANCE_ROLE = Scope(
+    "InstanceRoleAndProfile",
+    (
+        INSTANCE_ROLE_ARN,
+        f"arn:{{partition}}:iam::{{account}}:instance-profile/{INSTANCE_PROFILE_NAME}",
+    ),
+)
+INSTANCE_ROLE_POLICY = Scope(
+    "InstanceRoleManagedPolicies",
+    (INSTANCE_ROLE_ARN,),
+    {"ArnEquals": {"iam:PolicyARN": INSTANCE_ROLE_POLICIES}},
+)
+PASS_INSTANCE_ROLE = Scope(
+    "PassOnlyTheInstanceRoleToEc2",
+    (INSTANCE_ROLE_ARN,),
+    {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+)
+SERVICE_LINKED_ROLES = Scope(
+    "ServiceLinkedRoles",
+    tuple(
+        f"arn:{{partition}}:iam::{{account}}:role/aws-service-role/{service}/*"
+        for service in SERVICE_LINKED_ROLE_SERVICES
+    ),
+    {"StringEquals": {"iam:AWSServiceName": SERVICE_LINKED_ROLE_SERVICES}},
+)
+CLOUDFRONT = Scope(
+    "CloudFront",
+    (
+        "arn:{partition}:cloudfront::{account}:distribution/*",
+        "arn:{partition}:cloudfront::{account}:vpcorigin/*",
+    ),
+)
+# CloudFront's web ACLs live in us-east-1; updating one that uses AWS managed rule groups is
+# also authorized against the account's managed rule set ARNs.
+WEB_ACL = Scope(
+    "WebAcl",
+    (
+        f"arn:{{partition}}:wafv2:us-east-1:{{account}}:global/webacl/{WEB_ACL_NAME}/*",
+        "arn:{partition}:wafv2:us-east-1:{account}:global/managedruleset/*/*",
+    ),
+)
+CERTIFICATES = Scope("Certificates", ("arn:{partition}:acm:us-east-1:{account}:certificate/*",))
+REQUEST_DNS_VALIDATED_CERTIFICATES = Scope(
+    "RequestDnsValidatedCertificates", ("*",), {"StringEquals": {"acm:ValidationMethod": "DNS"}}
+)
+HOSTED_ZONES = Scope(
+    "HostedZones",
+    ("arn:{partition}:route53:::hostedzone/*", "arn:{partition}:route53:::change/*"),
+)
+RECORD_SETS = Scope(
+    "RecordSetsOfTheProgramsTypes",
+    ("arn:{partition}:route53:::hostedzone/*",),
+    {
+        "ForAllValues:StringEquals": {
+            "route53:ChangeResourceRecordSetsRecordTypes": DNS_RECORD_TYPES
+        }
+    },
+)
+LOG_BUCKET = Scope(
+    "LogBucket",
+    (f"arn:{{partition}}:s3:::{LOG_BUCKET_NAME}", f"arn:{{partition}}:s3:::{LOG_BUCKET_NAME}/*"),
+)
+ALARM_TOPICS = Scope("AlarmTopics", (f"arn:{{partition}}:sns:*:{{account}}:{ALARM_TOPIC_NAME}",))
+ALARMS = Scope("Alarms", (f"arn:{{partition}}:cloudwatch:*:{{account}}:alarm:{ALARM_NAME}",))
+# Dashboards have no region in their ARN; the program names them like its alarms.
+DASHBOARDS = Scope(
+    "Dashboards", (f"arn:{{partition}}:cloudwatch::{{account}}:dashboard/{ALARM_NAME}",)
+)
+# Both are in us-east-1, where CloudFront's log delivery source and WAF's log group must be.
+WAF_LOG_GROUP = Scope(
+    "WafLogGroup",
+    (f"arn:{{partition}}:logs:us-east-1:{{account}}:log-group:{WAF_LOG_GROUP_NAME}",),
+)
+LOG_DELIVERY = Scope(
+    "CloudFrontLogDelivery",
+    (
+        f"arn:{{partition}}:logs:us-east-1:{{account}}:delivery-source:{LOG_SOURCE_NAME}",
+        f"arn:{{partition}}:logs:us-east-1:{{account}}:delivery-destination:{LOG_DESTINATION_NAME}",
+        "arn:{partition}:logs:us-east-1:{account}:delivery:*",
+    ),
+)
+
+# ----------------------------------------------------------------------- per resource type
+TAGS_EC2 = allow(EC2, "ec2:CreateTags", "ec2:DeleteTags")
+TAGS_ELB = allow(LOAD_BALANCER, "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags")
+TAGS_LOG_DELIVERY = allow(
+    LOG_DELIVERY, "logs:TagResource", "logs:UntagResource", "logs:ListTagsForResource"
+)
+TAGS_CLOUDFRONT = allow(
+    CLOUDFRONT,
+    "cloudfront:TagResource",
+    "cloudfront:UntagResource",
+    "cloudfront:ListTagsForResource",
+)
+READ_ELB_TAGS = allow(READ_ANYWHERE, "elasticloadbalancing:DescribeTags")
+WAIT_FOR_NETWORK_INTERFACES = allow(
+    READ_ANYWHERE,
+    "ec2:DescribeNetworkInterfaces",
+    why="deleting a subnet, security group or load balancer waits for AWS to remove its ENIs",
+)
+# Bucket-scoped S3 reads the provider makes on every refresh of a bucket.
+S3_BUCKET_READS = (
+    "s3:GetAccelerateConfiguration", "s3:GetBucketAcl", "s3:GetBucketCORS",
+    "s3:GetBucketLogging", "s3:GetBucketObjectLockConfiguration", "s3:GetBucketPolicy",
+    "s3:GetBucketRequestPayment", "s3:GetBucketTagging", "s3:GetBucketVersioning",
+    "s3:GetBucketWebsite", "s3:GetEncryptionConfiguration", "s3:GetLifecycleConfiguration",
+    "s3:GetReplicationConfiguration", "s3:ListBucket",
+)  # fmt: skip
+
+
+def _service_linked_role(service: str) -> Grant:
+    return allow(
+        SERVICE_LINKED_ROLES,
+        "iam:CreateServiceLinkedRole",
+        why=f"the first one in an account creates the service-linked role of {service}",
+    )
+
+
+RESOURCE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
+    # ------------------------------------------------------------------------ network (EC2)
+    "aws:ec2/vpc:Vpc": (
+        allow(EC2, "ec2:CreateVpc", "ec2:ModifyVpcAttribute", "ec2:DescribeVpcAttribute"),
+        allow(EC2_DELETE_TAGGED, "ec2:DeleteVpc"),
+        allow(
+            READ_ANYWHERE,
+            "ec2:DescribeVpcs",
+            "ec2:DescribeRouteTables",
+            "ec2:DescribeSecurityGroups",
+            "ec2:DescribeNetworkAcls",
+        ),
+        TAGS_EC2,
+    ),
+    "aws:ec2/subnet:Subnet": (
+        allow(EC2, "ec2:CreateSubnet", "ec2:ModifySubnetAttribute"),
+        allow(EC2_DELETE_TAGGED, "ec2:DeleteSubnet"),
+        allow(READ_ANYWHERE, "ec2:DescribeSubnets", "ec2:DescribeNetworkInterfaces"),
+        TAGS_EC2,
+    ),
+    "aws:ec2/internetGateway:InternetGateway": (
+        allow(EC2, "ec2:CreateInternetGateway", "ec2:AttachInternetGateway"),
+        allow(EC2_DELETE_TAGGED, "ec2:DetachInternetGateway", "ec2:DeleteInternetGateway"),
+        allow(READ_ANYWHERE, "ec2:DescribeInternetGateways"),
+        TAGS_EC2,
+    ),
+    "aws:ec2/routeTable:RouteTable": (
+        allow(EC2, "ec2:CreateRouteTable", "ec2:CreateRoute", "ec2:ReplaceRoute"),
+        allow(EC2_DELETE_TAGGED, "ec2:DeleteRoute", "ec2:DeleteRouteTable"),
+        allow(READ_ANYWHERE, "ec2:DescribeRouteTables"),
+        TAGS_EC2,
+    ),
+    "aws:ec2/route:Route": (
+        allow(EC2, "ec2:CreateRoute", "ec2:ReplaceRoute"),
+        allow(EC2_DELETE_TAGGED, "ec2:DeleteRoute"),
+        allow(READ_ANYWHERE, "ec2:DescribeRouteTables"),
+    ),
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": (
+        allow(
+            EC2,
+            "ec2:AssociateRouteTable",
+            "ec2:ReplaceRouteTableAssociation",
+            "ec2:DisassociateRouteTable",
+        ),
+        allow(READ_ANYWHERE, "ec2:DescribeRouteTables"),
+    ),
+    "aws:ec2/eip:Eip": (
+        allow(EC2, "ec2:AllocateAddress"),
+        allow(EC2_DELETE_TAGGED, "ec2:ReleaseAddress"),
+        allow(READ_ANYWHERE, "ec2:DescribeAddresses", "ec2:DescribeAddressesAttribute"),
+        TAGS_EC2,
+    ),
+    "aws:ec2/natGateway:NatGateway": (
+        allow(EC2, "ec2:CreateNatGateway"),
+        allow(EC2_DELETE_TAGGED, "ec2:DeleteNatGateway"),
+        allow(READ_ANYWHERE, "ec2:DescribeNatGateways"),
+        TAGS_EC2,
+    ),
+    "aws:ec2/securityGroup:SecurityGroup": (
+        # The provider revokes the allow-all egress rule AWS adds to every new group.
+        allow(EC2, "ec2:CreateSecurityGroup", "ec2:RevokeSecurityGroupEgress"),
+        allow(EC2_DELETE_TAGGED, "ec2:DeleteSecurityGroup"),
+        allow(READ_ANYWHERE, "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules"),
+        WAIT_FOR_NETWORK_INTERFACES,
+        TAGS_EC2,
+    ),
+    # Adopting the default group revokes the rules AWS created; deleting it only forgets it.
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": (
+        allow(EC2, "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress"),
+        allow(READ_ANYWHERE, "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs"),
+        TAGS_EC2,
+    ),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": (
+        allow(
+            EC2,
+            "ec2:AuthorizeSecurityGroupIngress",
+            "ec2:RevokeSecurityGroupIngress",
+            "ec2:ModifySecurityGroupRules",
+        ),
+        allow(READ_ANYWHERE, "ec2:DescribeSecurityGroupRules"),
+        TAGS_EC2,
+    ),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": (
+        allow(
+            EC2,
+            "ec2:AuthorizeSecurityGroupEgress",
+            "ec2:RevokeSecurityGroupEgress",
+            "ec2:ModifySecurityGroupRules",
+        ),
+        allow(READ_ANYWHERE, "ec2:DescribeSecurityGroupRules"),
+        TAGS_EC2,
+    ),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": (
+        allow(EC2, "ec2:CreateVpcEndpoint", "ec2:ModifyVpcEndpoint"),
+        allow(EC2_DELETE_TAGGED, "ec2:DeleteVpcEndpoints"),
+        allow(
+            READ_ANYWHERE,
+            "ec2:DescribeVpcEndpoints",
+            "ec2:DescribePrefixLists",
+            "ec2:DescribeVpcEndpointServices",
+        ),
+        TAGS_EC2,
+        allow(
+            HOSTED_ZONES,
+            "route53:AssociateVPCWithHostedZone",
+            why="an interface endpoint's private DNS joins the VPC to the endpoint's hosted zone",
+        ),
+    ),
+    "aws:ec2transitgateway/instanceConnectEndpoint:InstanceConnectEndpoint": (
+        allow(EC2, "ec2:CreateInstanceConnectEndpoint", "ec2:CreateNetworkInterface"),
+        allow(EC2_DELETE_TAGGED, "ec2:DeleteInstanceConnectEndpoint"),
+        allow(READ_ANYWHERE, "ec2:DescribeInstanceConnectEndpoints"),
+        TAGS_EC2,
+        _service_linked_role("EC2 Instance Connect"),
+    ),
+    "aws:ec2/flowLog:FlowLog": (
+        allow(EC2, "ec2:CreateFlowLogs"),
+        allow(EC2_DELETE_TAGGED, "ec2:DeleteFlowLogs"),
+        allow(READ_ANYWHERE, "ec2:DescribeFlowLogs"),
+        TAGS_EC2,
+        allow(
+            WRITE_ANYWHERE,
+            "logs:CreateLogDelivery",
+            "logs:DeleteLogDelivery",
+            why="flow logs to S3 are delivered by CloudWatch Logs, set up with the caller's rights",
+        ),
+    ),
+    "aws:ec2/launchTemplate:LaunchTemplate": (
+        allow(
+            EC2,
+            "ec2:CreateLaunchTemplate",
+            "ec2:CreateLaunchTemplateVersion",
+            "ec2:ModifyLaunchTemplate",
+        ),
+        allow(EC2_DELETE_TAGGED, "ec2:DeleteLaunchTemplate"),
+        allow(READ_ANYWHERE, "ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions"),
+        TAGS_EC2,
+        allow(
+            AMI_PARAMETERS,
+            "ssm:GetParameters",
+            why="EC2 resolves the template's `resolve:ssm:` image with the caller's rights",
+        ),
+    ),
+    # --------------------------------------------------------------- load balancing (ELBv2)
+    "aws:lb/loadBalancer:LoadBalancer": (
+        allow(
+            LOAD_BALANCER,
+            "elasticloadbalancing:CreateLoadBalancer",
+            "elasticloadbalancing:DeleteLoadBalancer",
+            "elasticloadbalancing:ModifyLoadBalancerAttributes",
+            "elasticloadbalancing:SetSecurityGroups",
+            "elasticloadbalancing:SetSubnets",
+            "elasticloadbalancing:SetIpAddressType",
+        ),
+        allow(
+            READ_ANYWHERE,
+            "elasticloadbalancing:DescribeLoadBalancers",
+            "elasticloadbalancing:DescribeLoadBalancerAttributes",
+            "elasticloadbalancing:DescribeCapacityReservation",
+        ),
+        TAGS_ELB,
+        READ_ELB_TAGS,
+        WAIT_FOR_NETWORK_INTERFACES,
+        _service_linked_role("Elastic Load Balancing"),
+    ),
+    "aws:lb/targetGroup:TargetGroup": (
+        allow(
+            LOAD_BALANCER,
+            "elasticloadbalancing:CreateTargetGroup",
+            "elasticloadbalancing:DeleteTargetGroup",
+            "elasticloadbalancing:ModifyTargetGroup",
+            "elasticloadbalancing:ModifyTargetGroupAttributes",
+        ),
+        allow(
+            READ_ANYWHERE,
+            "elasticloadbalancing:DescribeTargetGroups",
+            "elasticloadbalancing:DescribeTargetGroupAttributes",
+        ),
+        TAGS_ELB,
+        READ_ELB_TAGS,
+    ),
+    "aws:lb/listener:Listener": (
+        allow(
+            LOAD_BALANCER,
+            "elasticloadbalancing:CreateListener",
+            "elasticloadbalancing:DeleteListener",
+            "elasticloadbalancing:ModifyListener",
+        ),
+        allow(
+            READ_ANYWHERE,
+            "elasticloadbalancing:DescribeListeners",
+            "elasticloadbalancing:DescribeListenerAttributes",
+        ),
+        TAGS_ELB,
+        READ_ELB_TAGS,
+    ),
+    "aws:lb/listenerRule:ListenerRule": (
+        allow(
+            LOAD_BALANCER,
+            "elasticloadbalancing:CreateRule",
+            "elasticloadbalancing:DeleteRule",
+            "elasticloadbalancing:ModifyRule",
+            "elasticloadbalancing:SetRulePriorities",
+        ),
+        allow(READ_ANYWHERE, "elasticloadbalancing:DescribeRules"),
+        TAGS_ELB,
+        READ_ELB_TAGS,
+    ),
+    # ------------------------------------------------------------------------- Auto Scaling
+    "aws:autoscaling/group:Group": (
+        allow(
+            AUTO_SCALING_GROUP,
+            "autoscaling:CreateAutoScalingGroup",
+            "autoscaling:UpdateAutoScalingGroup",
+            "autoscaling:DeleteAutoScalingGroup",
+            "autoscaling:StartInstanceRefresh",
+            "autoscaling:CancelInstanceRefresh",
+            "autoscaling:EnableMetricsCollection",
+            "autoscaling:DisableMetricsCollection",
+            "autoscaling:AttachLoadBalancerTargetGroups",
+            "autoscaling:DetachLoadBalancerTargetGroups",
+            "autoscaling:AttachTrafficSources",
+            "autoscaling:DetachTrafficSources",
+            "autoscaling:CreateOrUpdateTags",
+            "autoscaling:DeleteTags",
+        ),
+        allow(
+            READ_ANYWHERE,
+            "autoscaling:DescribeAutoScalingGroups",
+            "autoscaling:DescribeInstanceRefreshes",
+            "autoscaling:DescribeScalingActivities",
+            "autoscaling:DescribeLoadBalancerTargetGroups",
+            "autoscaling:DescribeTrafficSources",
+            "autoscaling:DescribeWarmPool",
+            "autoscaling:DescribeLifecycleHooks",
+            "autoscaling:DescribeTags",
+        ),
+        allow(
+            EC2,
+            "ec2:RunInstances",
+            "ec2:CreateTags",
+            why="a group using a launch template is checked for launching (and tagging) with it",
+        ),
+        allow(
+            PASS_INSTANCE_ROLE,
+            "iam:PassRole",
+            why="the launch template's instance profile passes the instance role to EC2",
+        ),
+        allow(
+            AMI_PARAMETERS,
+            "ssm:GetParameters",
+            why="the launch check resolves the template's `resolve:ssm:` image",
+        ),
+        allow(
+            READ_ANYWHERE,
+            "elasticloadbalancing:DescribeTargetHealth",
+            why="the provider waits until the new instances pass the target group's checks",
+        ),
+        allow(
+            ALARMS,
+            "cloudwatch:DescribeAlarms",
+            why="an instance refresh checks the alarms that roll it back",
+        ),
+        _service_linked_role("Auto Scaling"),
+    ),
+    "aws:autoscaling/policy:Policy": (
+        allow(AUTO_SCALING_GROUP, "autoscaling:PutScalingPolicy", "autoscaling:DeletePolicy"),
+        allow(READ_ANYWHERE, "autoscaling:DescribePolicies"),
+    ),
+    # ---------------------------------------------------------------------------------- IAM
+    "aws:iam/role:Role": (
+        allow(
+            INSTANCE_ROLE,
+            "iam:CreateRole",
+            "iam:DeleteRole",
+            "iam:GetRole",
+            "iam:UpdateRole",
+            "iam:UpdateRoleDescription",
+            "iam:UpdateAssumeRolePolicy",
+            "iam:TagRole",
+            "iam:UntagRole",
+            "iam:ListRolePolicies",
+            "iam:ListAttachedRolePolicies",
+            "iam:ListInstanceProfilesForRole",
+        ),
+    ),
+    "aws:iam/instanceProfile:InstanceProfile": (
+        allow(
+            INSTANCE_ROLE,
+            "iam:CreateInstanceProfile",
+            "iam:DeleteInstanceProfile",
+            "iam:GetInstanceProfile",
+            "iam:AddRoleToInstanceProfile",
+            "iam:RemoveRoleFromInstanceProfile",
+            "iam:TagInstanceProfile",
+            "iam:UntagInstanceProfile",
+        ),
+        # IAM checks that whoever puts a role into a profile may pass that role.
+        allow(PASS_INSTANCE_ROLE, "iam:PassRole"),
+    ),
+    # The app's reads (its image and secrets by exact ARN). IAM cannot limit what an inline
+    # policy grants: see the README's Set up CI section on a permissions boundary.
+    "aws:iam/rolePolicy:RolePolicy": (
+        allow(INSTANCE_ROLE, "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"),
+    ),
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": (
+        allow(INSTANCE_ROLE_POLICY, "iam:AttachRolePolicy", "iam:DetachRolePolicy"),
+        allow(INSTANCE_ROLE, "iam:ListAttachedRolePolicies"),
+    ),
+    # --------------------------------------------------------------------------- CloudFront
+    "aws:cloudfront/distribution:Distribution": (
+        allow(
+            CLOUDFRONT,
+            "cloudfront:CreateDistribution",
+            "cloudfront:UpdateDistribution",
+            "cloudfront:DeleteDistribution",
+            "cloudfront:GetDistribution",
+            "cloudfront:GetDistributionConfig",
+        ),
+        TAGS_CLOUDFRONT,
+        allow(
+            WEB_ACL,
+            "wafv2:GetWebACL",
+            why="CloudFront verifies the caller may read the web ACL it attaches",
+        ),
+    ),
+    "aws:cloudfront/vpcOrigin:VpcOrigin": (
+        allow(WRITE_ANYWHERE, "cloudfront:CreateVpcOrigin"),
+        allow(
+            CLOUDFRONT,
+            "cloudfront:UpdateVpcOrigin",
+            "cloudfront:DeleteVpcOrigin",
+            "cloudfront:GetVpcOrigin",
+        ),
+        TAGS_CLOUDFRONT,
+        allow(
+            READ_ANYWHERE,
+            "elasticloadbalancing:DescribeLoadBalancers",
+            "ec2:DescribeSubnets",
+            "ec2:DescribeSecurityGroups",
+            "ec2:DescribeInternetGateways",
+            "ec2:DescribeRegions",
+            why="CloudFront inspects the load balancer and its network with the caller's rights",
+        ),
+        _service_linked_role("CloudFront VPC origins"),
+    ),
+    # ---------------------------------------------------------------------------------- WAF
+    "aws:wafv2/webAcl:WebAcl": (
+        allow(
+            WEB_ACL,
+            "wafv2:CreateWebACL",
+            "wafv2:UpdateWebACL",
+            "wafv2:DeleteWebACL",
+            "wafv2:GetWebACL",
+            "wafv2:TagResource",
+            "wafv2:UntagResource",
+            "wafv2:ListTagsForResource",
+        ),
+    ),
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": (
+        allow(
+            WEB_ACL,
+            "wafv2:PutLoggingConfiguration",
+            "wafv2:DeleteLoggingConfiguration",
+            "wafv2:GetLoggingConfiguration",
+        ),
+        allow(
+            WRITE_ANYWHERE,
+            "logs:CreateLogDelivery",
+            "logs:DeleteLogDelivery",
+            "logs:PutResourcePolicy",
+            why="WAF sets up delivery to the log group, and its resource policy, as the caller",
+        ),
+        allow(
+            READ_ANYWHERE,
+            "logs:DescribeResourcePolicies",
+            "logs:DescribeLogGroups",
+            why="WAF checks the log group and its resource policy as the caller",
+        ),
+        _service_linked_role("AWS WAF logging"),
+    ),
+    # ------------------------------------------------------------------------ CloudWatch Logs
+    "aws:cloudwatch/logGroup:LogGroup": (
+        allow(
+            WAF_LOG_GROUP,
+            "logs:CreateLogGroup",
+            "logs:DeleteLogGroup",
+            "logs:PutRetentionPolicy",
+            "logs:DeleteRetentionPolicy",
+            "logs:TagResource",
+            "logs:UntagResource",
+            "logs:ListTagsForResource",
+        ),
+        allow(READ_ANYWHERE, "logs:DescribeLogGroups"),
+    ),
+    # CloudFront's standard logging (v2): a source (the distribution), a destination (the log
+    # bucket) and the delivery between them.
+    "aws:cloudwatch/logDeliverySource:LogDeliverySource": (
+        allow(
+            LOG_DELIVERY,
+            "logs:PutDeliverySource",
+            "logs:GetDeliverySource",
+            "logs:DeleteDeliverySource",
+        ),
+        allow(READ_ANYWHERE, "logs:DescribeDeliverySources"),
+        TAGS_LOG_DELIVERY,
+        allow(
+            CLOUDFRONT,
+            "cloudfront:AllowVendedLogDeliveryForResource",
+            why="CloudFront lets the caller turn on log delivery for its distribution",
+        ),
+    ),
+    "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination": (
+        allow(
+            LOG_DELIVERY,
+            "logs:PutDeliveryDestination",
+            "logs:GetDeliveryDestination",
+            "logs:DeleteDeliveryDestination",
+        ),
+        allow(READ_ANYWHERE, "logs:DescribeDeliveryDestinations"),
+        TAGS_LOG_DELIVERY,
+    ),
+    "aws:cloudwatch/logDelivery:LogDelivery": (
+        allow(
+            LOG_DELIVERY,
+            "logs:CreateDelivery",
+            "logs:GetDelivery",
+            "logs:DeleteDelivery",
+            "logs:UpdateDeliveryConfiguration",
+        ),
+        allow(READ_ANYWHERE, "logs:DescribeDeliveries"),
+        TAGS_LOG_DELIVERY,
+        allow(
+            LOG_BUCKET,
+            "s3:GetBucketPolicy",
+            "s3:PutBucketPolicy",
+            why="delivery to S3 checks (and may extend) the bucket's policy as the caller",
+        ),
+    ),
+    # ------------------------------------------------------------------------ ACM, Route 53
+    "aws:acm/certificate:Certificate": (
+        allow(REQUEST_DNS_VALIDATED_CERTIFICATES, "acm:RequestCertificate"),
+        allow(
+            CERTIFICATES,
+            "acm:DeleteCertificate",
+            "acm:DescribeCertificate",
+            "acm:AddTagsToCertificate",
+            "acm:RemoveTagsFromCertificate",
+            "acm:ListTagsForCertificate",
+        ),
+    ),
+    "aws:acm/certificateValidation:CertificateValidation": (
+        allow(CERTIFICATES, "acm:DescribeCertificate"),
+    ),
+    "aws:route53/record:Record": (
+        allow(RECORD_SETS, "route53:ChangeResourceRecordSets"),
+        allow(
+            HOSTED_ZONES,
+            "route53:ListResourceRecordSets",
+            "route53:GetHostedZone",
+            "route53:GetChange",
+        ),
+    ),
+    # ----------------------------------------------------------------------- S3 (log bucket)
+    "aws:s3/bucket:Bucket": (
+        allow(
+            LOG_BUCKET,
+            "s3:CreateBucket",
+            "s3:DeleteBucket",
+            "s3:PutBucketTagging",
+            # force_destroy empties the bucket before deleting it.
+            "s3:ListBucketVersions",
+            "s3:DeleteObject",
+            "s3:DeleteObjectVersion",
+            *S3_BUCKET_READS,
+        ),
+    ),
+    "aws:s3/bucketPolicy:BucketPolicy": (
+        allow(LOG_BUCKET, "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:GetBucketPolicy"),
+    ),
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": (
+        allow(LOG_BUCKET, "s3:PutBucketPublicAccessBlock", "s3:GetBucketPublicAccessBlock"),
+    ),
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": (
+        allow(LOG_BUCKET, "s3:PutBucketOwnershipControls", "s3:GetBucketOwnershipControls"),
+    ),
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
+        allow(LOG_BUCKET, "s3:PutEncryptionConfiguration", "s3:GetEncryptionConfiguration"),
+    ),
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": (
+        allow(LOG_BUCKET, "s3:PutLifecycleConfiguration", "s3:GetLifecycleConfiguration"),
+    ),
+    # ----------------------------------------------------------------- SNS, CloudWatch alarms
+    "aws:sns/topic:Topic": (
+        allow(
+            ALARM_TOPICS,
+            "sns:CreateTopic",
+            "sns:DeleteTopic",
+            "sns:GetTopicAttributes",
+            "sns:SetTopicAttributes",
+            "sns:TagResource",
+            "sns:UntagResource",
+            "sns:ListTagsForResource",
+        ),
+    ),
+    "aws:sns/topicSubscription:TopicSubscription": (
+        allow(ALARM_TOPICS, "sns:Subscribe", "sns:ListSubscriptionsByTopic"),
+        allow(WRITE_ANYWHERE, "sns:Unsubscribe", "sns:SetSubscriptionAttributes"),
+        allow(READ_ANYWHERE, "sns:GetSubscriptionAttributes"),
+    ),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": (
+        allow(
+            ALARMS,
+            "cloudwatch:PutMetricAlarm",
+            "cloudwatch:DeleteAlarms",
+            "cloudwatch:DescribeAlarms",
+            "cloudwatch:TagResource",
+            "cloudwatch:UntagResource",
+            "cloudwatch:ListTagsForResource",
+        ),
+    ),
+    "aws:cloudwatch/dashboard:Dashboard": (
+        allow(
+            DASHBOARDS,
+            "cloudwatch:PutDashboard",
+            "cloudwatch:GetDashboard",
+            "cloudwatch:DeleteDashboards",
+        ),
+    ),
+    # ----------------------------------------------------------- computed in Pulumi, not AWS
+    "random:index/randomPassword:RandomPassword": (),
+}
+
+INVOKE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
+    "aws:index/getAvailabilityZones:getAvailabilityZones": (
+        allow(READ_ANYWHERE, "ec2:DescribeAvailabilityZones"),
+    ),
+    "aws:ec2/getInstanceType:getInstanceType": (allow(READ_ANYWHERE, "ec2:DescribeInstanceTypes"),),
+    "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": (
+        allow(READ_ANYWHERE, "ec2:DescribeInstanceTypeOfferings"),
+    ),
+    "aws:ec2/getManagedPrefixList:getManagedPrefixList": (
+        allow(READ_ANYWHERE, "ec2:DescribeManagedPrefixLists"),
+        allow(EC2, "ec2:GetManagedPrefixListEntries"),
+    ),
+    "aws:ec2/getSecurityGroup:getSecurityGroup": (
+        allow(READ_ANYWHERE, "ec2:DescribeSecurityGroups"),
+    ),
+    "aws:route53/getZone:getZone": (
+        allow(READ_ANYWHERE, "route53:ListHostedZones", "route53:ListHostedZonesByName"),
+        allow(HOSTED_ZONES, "route53:GetHostedZone", "route53:ListTagsForResource"),
+    ),
+    # The provider knows Elastic Load Balancing's log-delivery accounts; AWS is not asked.
+    "aws:elb/getServiceAccount:getServiceAccount": (),
+    # STS answers GetCallerIdentity for any caller; no policy can deny it.
+    "aws:index/getCallerIdentity:getCallerIdentity": (),
+}
+
+
+# --------------------------------------------------------------------------- rendering
+def is_read_only(action: str) -> bool:
+    return action.split(":", 1)[1].startswith(READ_ONLY_PREFIXES)
+
+
+def _fill(template: Any, context: Context) -> Any:
+    """A template (string, or lists and mappings of them) with the account's values."""
+    if isinstance(template, str):
+        return template.format(
+            partition=context.partition, account=context.account, project_tag=context.project_tag
+        )
+    if isinstance(template, Mapping):
+        return {key: _fill(value, context) for key, value in template.items()}
+    return [_fill(item, context) for item in template]
+
+
+def _statement(scope: Scope, actions: Iterable[str], context: Context) -> dict[str, Any]:
+    resources = _fill(scope.resources, context)
+    statement: dict[str, Any] = {
+        "Sid": scope.sid,
+        "Effect": "Allow",
+        "Action": sorted(actions),
+        "Resource": resources[0] if len(resources) == 1 else resources,
+    }
+    if scope.condition:
+        statement["Condition"] = _fill(scope.condition, context)
+    return statement
+
+
+def all_grants() -> list[Grant]:
+    return [
+        grant
+        for grants in (*RESOURCE_PERMISSIONS.values(), *INVOKE_PERMISSIONS.values())
+        for grant in grants
+    ]
+
+
+def statements(
+    context: Context, keep: Callable[[str], bool] = lambda _action: True
+) -> list[dict[str, Any]]:
+    """One statement per scope holding every kept action granted in it, in a stable order."""
+    scopes: dict[str, Scope] = {}
+    actions: dict[str, set[str]] = {}
+    for grant in all_grants():
+        scopes.setdefault(grant.scope.sid, grant.scope)
+        actions.setdefault(grant.scope.sid, set()).update(filter(keep, grant.actions))
+    return [
+        _statement(scopes[sid], actions[sid], context) for sid in sorted(scopes) if actions[sid]
+    ]
+
+
+def deploy_statements(context: Context) -> list[dict[str, Any]]:
+    """Everything the main program creates, updates, deletes and reads, in any stack."""
+    return statements(context)
+
+
+def preview_statements(context: Context) -> list[dict[str, Any]]:
+    """What `pulumi preview --refresh` reads: the deploy role's read actions only."""
+    return statements(context, keep=is_read_only)
+
+
+def state_statements(bucket_arn: str, key_arn: str, *, writable: bool) -> list[dict[str, Any]]:
+    """Pulumi's state (all of it under `.pulumi/`) and the key that encrypts it and the stacks'
+    secrets. A preview takes no lock and writes no history, so it only reads
+    (pkg/backend/diy/backend.go in pulumi/pulumi: Preview never calls Lock)."""
+    object_actions = ["s3:GetObject", *(("s3:PutObject", "s3:DeleteObject") if writable else ())]
+    key_actions = ["kms:Decrypt", *(("kms:Encrypt", "kms:GenerateDataKey") if writable else ())]
+    return [
+        {"Sid": "StateBucketList", "Effect": "Allow", "Action": ["s3:ListBucket"],
+         "Resource": bucket_arn},
+        {"Sid": "StateObjects", "Effect": "Allow", "Action": sorted(object_actions),
+         "Resource": f"{bucket_arn}/.pulumi/*"},
+        {"Sid": "StateKey", "Effect": "Allow", "Action": sorted(key_actions),
+         "Resource": key_arn},
+    ]  # fmt: skip
+
+
+def document(statements: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    return {"Version": POLICY_VERSION, "Statement": list(statements)}
+
+
+def policy_size(policy: Mapping[str, Any]) -> int:
+    """Characters IAM counts against a policy's quota: the JSON without whitespace."""
+    return len(json.dumps(policy, separators=(",", ":")))
+
+
+def documents(
+    statements: Sequence[Mapping[str, Any]], limit: int = MANAGED_POLICY_LIMIT
+) -> list[dict[str, Any]]:
+    """The statements packed into policy documents of at most `limit` characters, each into the
+    first document with room (first fit: few documents, and a stable result for the same
+    statements; a role takes at most 10 managed policies)."""
+    packed: list[list[Mapping[str, Any]]] = []
+    for statement in statements:
+        if policy_size(document([statement])) > limit:
+            raise ValueError(f"statement {statement['Sid']} alone exceeds {limit} characters")
+        room = (g for g in packed if policy_size(document([*g, statement])) <= limit)
+        group = next(room, None)
+        if group is None:
+            packed.append(group := [])
+        group.append(statement)
+    return [document(group) for group in packed]

@@ -1,0 +1,170 @@
+"""StateBackend: where Pulumi keeps the stacks' state (an S3 bucket) and encrypts their secrets
+(a KMS key, for `--secrets-provider awskms://alias/...`).
+
+The bucket is encrypted with that same key (SSE-KMS, with an S3 bucket key to keep KMS calls
+and cost down) rather than SSE-S3: reading a state file then takes both the bucket and the key
+permission, and every decryption shows in CloudTrail. Old versions of a state file are kept for
+a while, so a bad update can be rolled back by restoring the previous version.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+STATE_BACKEND = "cdn-alb-backend-bootstrap:state:StateBackend"
+ABORT_INCOMPLETE_UPLOADS_DAYS = 1
+KEY_DELETION_WINDOW_DAYS = 30  # the longest AWS allows: time to notice a mistaken deletion
+
+
+@dataclass(frozen=True)
+class StateBackendArgs:
+    bucket_name: str
+    key_alias: str  # alias/...
+    region: str
+    noncurrent_version_days: int  # replaced state file versions expire after this many days
+
+
+def tls_only_policy(bucket_arn: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyWithoutTls",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+
+
+class StateBackend(pulumi.ComponentResource):
+    bucket_name: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+    key_arn: pulumi.Output[str]
+    backend_url: pulumi.Output[str]  # for `pulumi login` / PULUMI_BACKEND_URL
+    secrets_provider: str  # for `pulumi stack init --secrets-provider`
+
+    def __init__(
+        self, name: str, args: StateBackendArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(STATE_BACKEND, name, None, opts)
+        self._name = name
+        key = aws.kms.Key(
+            f"{name}-key",
+            description="Pulumi state bucket and stack secrets",
+            enable_key_rotation=True,
+            deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
+            # Every stack's secrets are encrypted with it: `pulumi destroy` must not take it.
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        aws.kms.Alias(
+            f"{name}-key-alias",
+            name=args.key_alias,
+            target_key_id=key.key_id,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        bucket = aws.s3.Bucket(
+            f"{name}-bucket",
+            bucket=args.bucket_name,
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        self._lock_down(bucket)
+        self._encrypt_and_version(bucket, key, args.noncurrent_version_days)
+
+        self.bucket_name = bucket.bucket
+        self.bucket_arn = bucket.arn
+        self.key_arn = key.arn
+        self.backend_url = pulumi.Output.concat("s3://", bucket.bucket, f"?region={args.region}")
+        self.secrets_provider = f"awskms://{args.key_alias}?region={args.region}"
+        self.register_outputs(
+            {
+                "bucket_name": self.bucket_name,
+                "bucket_arn": self.bucket_arn,
+                "key_arn": self.key_arn,
+                "backend_url": self.backend_url,
+                "secrets_provider": self.secrets_provider,
+            }
+        )
+
+    def _lock_down(self, bucket: aws.s3.Bucket) -> None:
+        """No public access, no ACLs (the bucket owner owns every object), TLS only."""
+        name, child = self._name, pulumi.ResourceOptions(parent=self)
+        public_access_block = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access-block",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-policy",
+            bucket=bucket.id,
+            policy=bucket.arn.apply(lambda arn: json.dumps(tls_only_policy(arn))),
+            # S3 rejects a policy written while the public access block is still being set.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access_block]),
+        )
+
+    def _encrypt_and_version(
+        self, bucket: aws.s3.Bucket, key: aws.kms.Key, noncurrent_version_days: int
+    ) -> None:
+        name, child = self._name, pulumi.ResourceOptions(parent=self)
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="aws:kms", kms_master_key_id=key.arn
+                    ),
+                    bucket_key_enabled=True,
+                )
+            ],
+            opts=child,
+        )
+        versioning = aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
+                status="Enabled"
+            ),
+            opts=child,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-replaced-state-versions",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=noncurrent_version_days
+                    ),
+                    # Delete markers left once a deleted stack's versions have expired.
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                        expired_object_delete_marker=True
+                    ),
+                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                        days_after_initiation=ABORT_INCOMPLETE_UPLOADS_DAYS
+                    ),
+                )
+            ],
+            # A lifecycle rule on noncurrent versions needs versioning in place first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+        )

@@ -1,0 +1,605 @@
+"""The account bootstrap (bootstrap/): its resources under Pulumi's mocks, its validation, and its
+roles' policies, checked against the main program (every resource type and lookup of every stack
+and mode has permissions) and linted with parliament."""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import json
+import runpy
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pulumi
+import pytest
+import yaml
+from pulumi.runtime import mocks
+
+from bootstrap import policies
+from bootstrap.settings import BootstrapSettingsError, repository_problem
+from tests import pulumi_internals
+from tests.conftest import MODE_IDS, MODES, STACKS
+from tests.harness import (
+    ACCOUNT_ID,
+    PROJECT_DIR,
+    PROJECT_NAME,
+    RecordingMocks,
+    RecordingMonitor,
+    Resource,
+    Run,
+    run_stack,
+)
+
+with warnings.catch_warnings():
+    # parliament 1.6 loads its data through pkg_resources and leaves the files open.
+    warnings.simplefilter("ignore")
+    from parliament import analyze_policy_string, iam_definition
+
+BOOTSTRAP_DIR = PROJECT_DIR / "bootstrap"
+BOOTSTRAP = yaml.safe_load((BOOTSTRAP_DIR / "Pulumi.yaml").read_text())
+BOOTSTRAP_NAME: str = BOOTSTRAP["name"]
+SCHEMA = json.loads((Path(__file__).parent / "data" / "pulumi-project.schema.json").read_text())
+REGION = "eu-west-1"
+REPOSITORY = "octo-org/cdn-alb-backend"
+OIDC_HOST = "token.actions.githubusercontent.com"
+PROVIDER_ARN = f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{OIDC_HOST}"
+KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
+KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{KEY_ID}"
+STATE_BUCKET = f"cdn-alb-backend-state-{ACCOUNT_ID}-{REGION}"
+STATE_BUCKET_ARN = f"arn:aws:s3:::{STATE_BUCKET}"
+
+
+# ------------------------------------------------------------------------ bootstrap runs
+ANSWERS: dict[str, dict[str, Any]] = {
+    "aws:index/getCallerIdentity:getCallerIdentity": {
+        "accountId": ACCOUNT_ID,
+        "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/administrator",
+        "userId": "AIDAEXAMPLEADMINISTRATOR",
+        "id": ACCOUNT_ID,
+    },
+    "aws:index/getPartition:getPartition": {
+        "partition": "aws",
+        "dnsSuffix": "amazonaws.com",
+        "reverseDnsPrefix": "com.amazonaws",
+        "id": "aws",
+    },
+    "aws:index/getRegion:getRegion": {
+        "region": REGION,
+        "name": REGION,
+        "endpoint": f"ec2.{REGION}.amazonaws.com",
+        "description": "Europe (Ireland)",
+        "id": REGION,
+    },
+    "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider": {
+        "arn": PROVIDER_ARN,
+        "url": OIDC_HOST,
+        "clientIdLists": ["sts.amazonaws.com"],
+        "thumbprintLists": [],
+        "tags": {},
+        "id": PROVIDER_ARN,
+    },
+}
+
+
+def _account_outputs(type_: str, outputs: dict[str, Any]) -> dict[str, Any]:
+    """ARNs in the shapes IAM and KMS give them, which the policies embed."""
+    iam = f"arn:aws:iam::{ACCOUNT_ID}"
+    return {
+        "aws:iam/role:Role": {"arn": f"{iam}:role/{outputs['name']}"},
+        "aws:iam/policy:Policy": {"arn": f"{iam}:policy/{outputs['name']}"},
+        "aws:iam/openIdConnectProvider:OpenIdConnectProvider": {"arn": PROVIDER_ARN},
+        "aws:kms/key:Key": {"arn": KEY_ARN, "keyId": KEY_ID},
+    }.get(type_, {})
+
+
+class BootstrapMocks(RecordingMocks):
+    """The harness's mocks, answering the bootstrap's lookups of the account too."""
+
+    def call(self, args: mocks.MockCallArgs) -> Any:
+        try:
+            return super().call(args)  # records the invoke
+        except NotImplementedError:
+            return ANSWERS[args.token]
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        id_, outputs = super().new_resource(args)
+        return id_, {**outputs, **_account_outputs(args.typ, outputs)}
+
+
+def _wire_value(value: Any) -> str:
+    """A config value as the Pulumi CLI hands it to the program: strings as-is, else JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def bootstrap_config(**overrides: str) -> dict[str, str]:
+    """bootstrap/Pulumi.yaml's defaults, a repository and a region, then `overrides`."""
+    config = {
+        f"{BOOTSTRAP_NAME}:{key}": _wire_value(declaration["default"])
+        for key, declaration in BOOTSTRAP["config"].items()
+    }
+    config |= {f"{BOOTSTRAP_NAME}:githubRepository": REPOSITORY, "aws:region": REGION}
+    return config | {f"{BOOTSTRAP_NAME}:{key}": value for key, value in overrides.items()}
+
+
+def run_bootstrap(config: Mapping[str, str]) -> tuple[Run, BaseException | None]:
+    """bootstrap/__main__.py under the mocks, in the bootstrap's own project."""
+    run = Run()
+    recording = BootstrapMocks(run, zones=[])
+    pulumi.runtime.set_all_config(dict(config))
+    pulumi_internals.reset_root_stack()
+    pulumi.runtime.set_mocks(
+        recording,
+        project=BOOTSTRAP_NAME,
+        stack="account",
+        preview=False,
+        monitor=RecordingMonitor(recording, run),
+    )
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[Any]:
+        runpy.run_path(str(BOOTSTRAP_DIR / "__main__.py"), run_name="__main__")
+        outputs = pulumi_internals.root_stack_outputs()
+        return pulumi.Output.all(**outputs).apply(run.exports.update)
+
+    try:
+        program()
+    except Exception as error:  # noqa: BLE001 - handed to the caller
+        return run, error
+    return run, None
+
+
+@functools.cache
+def bootstrap(**overrides: str) -> Run:
+    run, error = run_bootstrap(bootstrap_config(**overrides))
+    if error is not None:
+        raise error
+    return run
+
+
+def policy_documents(run: Run, role: str) -> list[dict[str, Any]]:
+    """The managed policies attached to `github-<role>`, in order."""
+    prefix = f"github-{role}-"
+    return [
+        json.loads(resource.inputs["policy"])
+        for resource in sorted(run.of_type("aws:iam/policy:Policy"), key=lambda r: r.name)
+        if resource.name.startswith(prefix)
+    ]
+
+
+def role_statements(role: str) -> list[dict[str, Any]]:
+    return [s for document in policy_documents(bootstrap(), role) for s in document["Statement"]]
+
+
+def as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+# ------------------------------------------------------------------------- project file
+def test_project_file_matches_pulumis_schema_and_declares_every_key() -> None:
+    jsonschema.validate(BOOTSTRAP, SCHEMA)
+    assert policies.MAIN_PROJECT == PROJECT_NAME
+    assert BOOTSTRAP["runtime"]["options"]["virtualenv"] == "../venv"
+    for key, declaration in BOOTSTRAP["config"].items():
+        assert {"type", "description", "default"} <= set(declaration), key
+
+
+def test_stacks_tag_their_resources_with_the_tag_the_deploy_role_deletes_by() -> None:
+    project_tag = BOOTSTRAP["config"]["projectTag"]["default"]
+    for stack in STACKS:
+        stack_file = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())
+        assert stack_file["config"]["aws:defaultTags"]["tags"]["Project"] == project_tag, stack
+
+
+# --------------------------------------------------------------------------- resources
+def trust(run: Run, role: str) -> dict[str, Any]:
+    return json.loads(run.named(f"github-{role}").inputs["assumeRolePolicy"])
+
+
+def expected_trust(subjects: list[str]) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "GithubActions",
+                "Effect": "Allow",
+                "Principal": {"Federated": PROVIDER_ARN},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{OIDC_HOST}:aud": "sts.amazonaws.com",
+                        f"{OIDC_HOST}:sub": subjects,
+                    }
+                },
+            }
+        ],
+    }
+
+
+def test_deploy_role_trusts_only_the_repositorys_deploy_environments() -> None:
+    assert trust(bootstrap(), "deploy") == expected_trust(
+        [f"repo:{REPOSITORY}:environment:dev", f"repo:{REPOSITORY}:environment:production"]
+    )
+
+
+def test_preview_role_trusts_only_pull_requests_and_main() -> None:
+    assert trust(bootstrap(), "preview") == expected_trust(
+        [f"repo:{REPOSITORY}:pull_request", f"repo:{REPOSITORY}:ref:refs/heads/main"]
+    )
+
+
+def test_the_oidc_provider_is_githubs_for_sts() -> None:
+    provider = bootstrap().one("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    assert provider.inputs["url"] == f"https://{OIDC_HOST}"
+    assert provider.inputs["clientIdLists"] == ["sts.amazonaws.com"]
+
+
+def test_an_existing_oidc_provider_is_looked_up_instead() -> None:
+    run = bootstrap(createOidcProvider="false")
+
+    assert not run.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    [lookup] = [i for i in run.invokes if i.token.endswith("getOpenIdConnectProvider")]
+    assert lookup.args["url"] == f"https://{OIDC_HOST}"
+    assert trust(run, "deploy")["Statement"][0]["Principal"] == {"Federated": PROVIDER_ARN}
+
+
+def test_sessions_last_long_enough_for_a_deploy_and_no_longer_for_a_preview() -> None:
+    run = bootstrap()
+    assert run.named("github-deploy").inputs["maxSessionDuration"] == 7200
+    assert run.named("github-preview").inputs["maxSessionDuration"] == 3600
+
+
+def test_state_bucket_is_versioned_kms_encrypted_private_and_tls_only() -> None:
+    run = bootstrap()
+    bucket = run.one("aws:s3/bucket:Bucket")
+    assert bucket.inputs["bucket"] == STATE_BUCKET
+    [encryption] = run.one(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    ).inputs["rules"]
+    assert encryption == {
+        "applyServerSideEncryptionByDefault": {
+            "sseAlgorithm": "aws:kms",
+            "kmsMasterKeyId": KEY_ARN,
+        },
+        "bucketKeyEnabled": True,
+    }
+    versioning = run.one("aws:s3/bucketVersioning:BucketVersioning").inputs
+    assert versioning["versioningConfiguration"] == {"status": "Enabled"}
+    block = run.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    blocks = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    assert all(block[key] is True for key in blocks)
+    ownership = run.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs
+    assert ownership["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+    [deny] = json.loads(run.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny["Resource"] == [STATE_BUCKET_ARN, f"{STATE_BUCKET_ARN}/*"]
+
+
+def test_replaced_state_versions_expire_after_the_configured_days() -> None:
+    lifecycle = bootstrap(stateVersionRetentionDays="30").one(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+    )
+    [rule] = lifecycle.inputs["rules"]
+    assert rule["status"] == "Enabled"
+    assert rule["noncurrentVersionExpiration"] == {"noncurrentDays": 30}
+    assert rule["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 1}
+
+
+def test_the_key_rotates_and_has_an_alias() -> None:
+    run = bootstrap()
+    assert run.one("aws:kms/key:Key").inputs["enableKeyRotation"] is True
+    alias = run.one("aws:kms/alias:Alias").inputs
+    assert alias == {"name": "alias/cdn-alb-backend-state", "targetKeyId": KEY_ID}
+
+
+def test_outputs_are_exactly_the_repository_variables_the_workflows_read() -> None:
+    run = bootstrap()
+    assert run.exports == {
+        "AWS_DEPLOY_ROLE_ARN": run.named("github-deploy").outputs["arn"],
+        "AWS_PREVIEW_ROLE_ARN": run.named("github-preview").outputs["arn"],
+        "AWS_REGION": REGION,
+        "PULUMI_BACKEND_URL": f"s3://{STATE_BUCKET}?region={REGION}",
+        "PULUMI_SECRETS_PROVIDER": f"awskms://alias/cdn-alb-backend-state?region={REGION}",
+    }
+
+
+def test_every_resource_is_inside_a_component() -> None:
+    run = bootstrap()
+    components = {r.urn for r in run.resources if r.type.startswith(f"{BOOTSTRAP_NAME}:")}
+    assert components
+    assert all(r.parent_urn in components for r in run.resources if r.urn not in components)
+
+
+# -------------------------------------------------------------------------- validation
+BAD_SETTINGS = [
+    ("githubRepository", ""),
+    ("githubRepository", "cdn-alb-backend"),
+    ("githubRepository", "octo-org/"),
+    ("githubRepository", "/cdn-alb-backend"),
+    ("githubRepository", "octo-org/cdn-alb-backend/tree/main"),
+    ("githubRepository", "https://github.com/octo-org/cdn-alb-backend"),
+    ("githubRepository", "octo-org/cdn-alb-backend.git"),
+    ("githubRepository", "-octo-org/cdn-alb-backend"),
+    ("githubRepository", "octo--org/cdn-alb-backend"),
+    ("githubRepository", f"{'o' * 40}/cdn-alb-backend"),
+    ("githubRepository", "octo org/cdn-alb-backend"),
+    ("githubRepository", "octo-org/.."),
+    ("githubRepository", "octo-org/*"),
+    ("stateVersionRetentionDays", "0"),
+    ("stateVersionRetentionDays", "3651"),
+    ("stateVersionRetentionDays", "-1"),
+    ("stateVersionRetentionDays", "ninety"),
+    ("createOidcProvider", "yes"),
+    ("projectTag", ""),
+    ("projectTag", "cdn,alb"),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), BAD_SETTINGS)
+def test_bad_settings_are_refused_by_name_before_anything_happens(key: str, value: str) -> None:
+    run, error = run_bootstrap(bootstrap_config(**{key: value}))
+
+    assert isinstance(error, BootstrapSettingsError)
+    [problem] = error.problems
+    assert problem.startswith(f"{key} {value!r} ")
+    assert run.resources == []
+    assert run.invokes == []
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    _, error = run_bootstrap(
+        bootstrap_config(githubRepository="octo-org", stateVersionRetentionDays="0")
+    )
+    assert isinstance(error, BootstrapSettingsError)
+    assert [problem.split()[0] for problem in error.problems] == [
+        "githubRepository",
+        "stateVersionRetentionDays",
+    ]
+
+
+@pytest.mark.parametrize(
+    "repository",
+    ["octo-org/cdn-alb-backend", "a/b", "Octo-Org/Repo.Name_2", f"{'o' * 39}/.github", "o/x.gitx"],
+)
+def test_repositories_as_github_names_them_are_accepted(repository: str) -> None:
+    assert repository_problem(repository) is None
+
+
+# ------------------------------------------------------ coverage of the main program
+# A resource type with permissions that no stack or mode creates, and why.
+ONLY_WITH_OTHER_CONFIG = {
+    "aws:sns/topicSubscription:TopicSubscription": "alarmEmail, which no stack file or mode sets",
+    "aws:iam/rolePolicy:RolePolicy": "appImage or appSecrets, which no stack file or mode sets",
+}
+# The IAM service of each pulumi-aws module (CloudWatch Logs types live in `cloudwatch` too).
+SERVICES = {
+    "ec2": "ec2", "vpc": "ec2", "ec2transitgateway": "ec2", "lb": "elasticloadbalancing",
+    "autoscaling": "autoscaling", "iam": "iam", "cloudfront": "cloudfront", "wafv2": "wafv2",
+    "acm": "acm", "route53": "route53", "s3": "s3", "sns": "sns", "cloudwatch": "cloudwatch",
+}  # fmt: skip
+
+
+def iam_service(type_: str) -> str:
+    module = type_.split(":")[1].split("/", maxsplit=1)[0]
+    return "logs" if type_.startswith("aws:cloudwatch/log") else SERVICES[module]
+
+
+def given_name(resource: Resource) -> str:
+    """The name AWS gets: set by the program, or Pulumi's (a prefix plus a random suffix)."""
+    if "namePrefix" in resource.inputs:
+        return f"{resource.inputs['namePrefix']}0a1b2c3"
+    name_input = {
+        "aws:s3/bucket:Bucket": "bucket",
+        "aws:cloudwatch/dashboard:Dashboard": "dashboardName",
+    }
+    return resource.outputs.get(name_input.get(resource.type, "name"), "")
+
+
+@functools.cache
+def main_program_runs() -> tuple[Run, ...]:
+    return tuple(run_stack(stack, **overrides) for stack, overrides in MODES)
+
+
+def main_program_resources() -> list[Resource]:
+    return [r for run in main_program_runs() for r in run.resources if r.custom]
+
+
+@pytest.mark.parametrize(("stack", "overrides"), MODES, ids=MODE_IDS)
+def test_every_resource_type_and_lookup_has_permissions(
+    stack: str, overrides: dict[str, str]
+) -> None:
+    run = run_stack(stack, **overrides)
+
+    assert {r.type for r in run.resources if r.custom} - set(policies.RESOURCE_PERMISSIONS) == set()
+    assert {i.token for i in run.invokes} - set(policies.INVOKE_PERMISSIONS) == set()
+
+
+def test_no_permissions_for_what_the_program_no_longer_creates_or_looks_up() -> None:
+    types = {r.type for r in main_program_resources()}
+    tokens = {i.token for run in main_program_runs() for i in run.invokes}
+
+    assert set(policies.RESOURCE_PERMISSIONS) - types == set(ONLY_WITH_OTHER_CONFIG)
+    assert set(policies.INVOKE_PERMISSIONS) - tokens == set()
+
+
+@pytest.mark.parametrize("type_", sorted(policies.RESOURCE_PERMISSIONS))
+def test_actions_belong_to_the_resources_service_or_say_why(type_: str) -> None:
+    for grant in policies.RESOURCE_PERMISSIONS[type_]:
+        foreign = [a for a in grant.actions if a.split(":")[0] != iam_service(type_)]
+        assert not foreign or grant.why, f"{type_}: {foreign} need a reason"
+
+
+def test_the_program_names_its_resources_as_the_scopes_expect() -> None:
+    for resource in main_program_resources():
+        pattern = policies.NAMED_RESOURCES.get(resource.type)
+        name = given_name(resource)
+        assert pattern is None or fnmatch.fnmatchcase(name, pattern), (name, pattern)
+
+
+def test_the_program_attaches_only_the_managed_policies_the_scope_allows() -> None:
+    allowed = {arn.format(partition="aws") for arn in policies.INSTANCE_ROLE_POLICIES}
+    attachments = [r for r in main_program_resources() if r.type.endswith("RolePolicyAttachment")]
+    assert attachments
+    assert {r.inputs["policyArn"] for r in attachments} <= allowed
+
+
+def test_the_program_writes_only_the_record_types_the_scope_allows() -> None:
+    records = [r for r in main_program_resources() if r.type == "aws:route53/record:Record"]
+    assert records
+    assert {r.inputs["type"] for r in records} <= set(policies.DNS_RECORD_TYPES)
+
+
+# --------------------------------------------------------------------- the policies
+PRIVILEGES = {
+    (service["prefix"], privilege["privilege"].lower()): privilege
+    for service in iam_definition
+    for privilege in service["privileges"]
+}
+RESOURCE_TYPES = {
+    (service["prefix"], resource["resource"]): resource
+    for service in iam_definition
+    for resource in service["resources"]
+}
+
+
+def privilege(action: str) -> dict[str, Any]:
+    prefix, name = action.split(":")
+    return PRIVILEGES[(prefix, name.lower())]
+
+
+def supports_resource_tag_condition(action: str) -> bool:
+    """Whether IAM evaluates aws:ResourceTag on every resource type the action requires (or,
+    when it requires none, on each it accepts)."""
+    prefix = action.split(":", maxsplit=1)[0]
+    accepted = [rt for rt in privilege(action)["resource_types"] if rt["resource_type"]]
+    required = [rt for rt in accepted if rt["resource_type"].endswith("*")] or accepted
+    return bool(required) and all(
+        any(
+            "ResourceTag" in key
+            for key in (
+                *RESOURCE_TYPES[(prefix, rt["resource_type"].rstrip("*"))]["condition_keys"],
+                *rt["condition_keys"],
+            )
+        )
+        for rt in required
+    )
+
+
+def test_roles_get_exactly_the_packed_policies_and_the_state_policy() -> None:
+    context = policies.Context("aws", ACCOUNT_ID, "cdn-alb-backend")
+    for role, expected, writable in (
+        ("deploy", policies.deploy_statements(context), True),
+        ("preview", policies.preview_statements(context), False),
+    ):
+        state = policies.state_statements(STATE_BUCKET_ARN, KEY_ARN, writable=writable)
+        assert policy_documents(bootstrap(), role) == [
+            *policies.documents(expected),
+            policies.document(state),
+        ]
+
+
+def test_each_policy_fits_a_managed_policy_and_a_role_fits_its_attachments() -> None:
+    for role in ("deploy", "preview"):
+        documents = policy_documents(bootstrap(), role)
+        assert len(documents) <= 10
+        assert all(policies.policy_size(d) <= policies.MANAGED_POLICY_LIMIT for d in documents)
+
+
+def test_no_action_wildcards_and_every_action_is_known_to_iam() -> None:
+    for statement in role_statements("deploy") + role_statements("preview"):
+        for action in statement["Action"]:
+            assert "*" not in action, action
+            assert "?" not in action, action
+            assert privilege(action), action
+
+
+def test_wildcard_resources_only_for_actions_without_resource_level_permissions() -> None:
+    for statement in role_statements("deploy") + role_statements("preview"):
+        if statement["Resource"] == "*":
+            scoped = [a for a in statement["Action"] if any(
+                rt["resource_type"] for rt in privilege(a)["resource_types"])]  # fmt: skip
+            assert scoped == [], statement["Sid"]
+
+
+def test_tag_guarded_deletes_are_actions_iam_evaluates_the_tag_for() -> None:
+    [guarded] = [s for s in role_statements("deploy") if "aws:ResourceTag/Project" in json.dumps(s)]
+    assert guarded["Condition"] == {"StringEquals": {"aws:ResourceTag/Project": "cdn-alb-backend"}}
+    assert [a for a in guarded["Action"] if not supports_resource_tag_condition(a)] == []
+
+
+def test_preview_policy_changes_nothing_outside_the_state_bucket_and_key() -> None:
+    state_resources = {STATE_BUCKET_ARN, f"{STATE_BUCKET_ARN}/.pulumi/*", KEY_ARN}
+    for statement in role_statements("preview"):
+        if statement["Sid"].startswith("State"):
+            assert set(as_list(statement["Resource"])) <= state_resources, statement["Sid"]
+            continue
+        for action in statement["Action"]:
+            assert policies.is_read_only(action), action
+            assert privilege(action)["access_level"] in ("Read", "List"), action
+
+
+def test_the_deploy_role_can_write_state_and_the_preview_role_only_read_it() -> None:
+    def state_actions(role: str) -> set[str]:
+        return {
+            a for s in role_statements(role) if s["Sid"].startswith("State") for a in s["Action"]
+        }
+
+    assert state_actions("preview") == {"s3:ListBucket", "s3:GetObject", "kms:Decrypt"}
+    assert state_actions("deploy") == state_actions("preview") | {
+        "s3:PutObject", "s3:DeleteObject", "kms:Encrypt", "kms:GenerateDataKey"
+    }  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- parliament
+def _elb_network_listener_alternatives(finding: Any) -> bool:
+    return all(
+        item["action"].startswith("elasticloadbalancing:") and "/net/" in item["required_format"]
+        for item in finding.detail
+    )
+
+
+# (issue, what the finding must satisfy, why it is not a problem)
+ALLOWED_FINDINGS: list[tuple[str, Callable[[Any], bool], str]] = [
+    (
+        "RESOURCE_MISMATCH",
+        _elb_network_listener_alternatives,
+        "IAM lists application (app) and network (net) listener ARNs as alternatives; the program "
+        "has only application load balancers, so only app ARNs are granted",
+    ),
+    (
+        "INVALID_ARN",
+        lambda finding: finding.location["string"] == "arn:aws:ec2:*:aws:prefix-list/*",
+        "AWS-managed prefix lists (CloudFront's origin-facing list) are owned by `aws`, so their "
+        "ARNs carry `aws` where an account number would be",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def parliament_findings() -> dict[str, list[Any]]:
+    """Each role's policies, as one document, through parliament with its community auditors."""
+    findings = {}
+    for role in ("deploy", "preview"):
+        document = json.dumps(policies.document(role_statements(role)))
+        findings[role] = analyze_policy_string(
+            document, include_community_auditors=True, ignore_private_auditors=True
+        ).findings
+    return findings
+
+
+@pytest.mark.parametrize("role", ["deploy", "preview"])
+def test_parliament_finds_nothing_unexplained(
+    role: str, parliament_findings: dict[str, list[Any]]
+) -> None:
+    unexplained = [
+        (finding.issue, finding.detail)
+        for finding in parliament_findings[role]
+        if not any(
+            finding.issue == issue and matches(finding) for issue, matches, _ in ALLOWED_FINDINGS
+        )
+    ]
+    assert unexplained == []
