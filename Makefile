@@ -10,7 +10,7 @@ PYTHON := $(VENV)/bin/python
 STATE_DIR := $(CURDIR)/.pulumi-state
 BACKEND_ENV = $(shell pulumi whoami >/dev/null 2>&1 || echo PULUMI_BACKEND_URL=file://$(STATE_DIR))
 
-.PHONY: help venv test lint typecheck unit docs up preview destroy integration integration-cleanup
+.PHONY: help venv test lint typecheck unit docs cost up preview destroy integration integration-cleanup
 
 # Goals that run the Pulumi CLI. Without it, stop while make reads this file, before any recipe
 # (the virtualenv's included) runs, and say how to install it instead of `command not found`.
@@ -34,6 +34,7 @@ help:
 	@echo "make integration STACK=dev  deploy a throw-away copy of a stack, smoke-check it, destroy it"
 	@echo "make integration-cleanup    destroy throw-away stacks a killed integration run left"
 	@echo "make docs                   regenerate the README's configuration table from Pulumi.yaml"
+	@echo "make cost [STACK=dev]       idle monthly cost per line item, all stacks or one (no AWS needed)"
 
 venv: $(VENV)/.installed
 
@@ -58,6 +59,13 @@ unit: venv
 # The README's configuration table is rendered from Pulumi.yaml; a test keeps them equal.
 docs: venv
 	$(PYTHON) scripts/config_table.py --write
+
+# The idle monthly cost of each stack, or of STACK when given (command line or environment: its
+# `dev` default above is for the Pulumi goals), priced under the test mocks with
+# scripts/prices.json.
+# `$(PYTHON) scripts/cost.py --write` updates the README's table; a test keeps them equal.
+cost: venv
+	$(PYTHON) scripts/cost.py $(if $(filter-out file,$(origin STACK)),--stack $(STACK))
 
 up preview destroy: venv
 	@mkdir -p $(STATE_DIR)

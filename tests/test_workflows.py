@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from scripts import cost
 from tests.integration.ephemeral import available_stack_files
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +38,7 @@ CALLED_WORKFLOW = f"./.github/workflows/{DEPLOY_STACK}"
 PULUMI_SECRETS = ("PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE")
 
 AWS_CREDENTIALS_ACTION = "aws-actions/configure-aws-credentials"
+CHECKOUT_ACTION = "actions/checkout"
 PULUMI_ACTION = "pulumi/actions"
 SHA_PINNED = re.compile(r"^[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40}$")
 USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<rest>.*)$")
@@ -183,6 +185,50 @@ def test_preview_comments_on_the_pull_request() -> None:
     assert with_["comment-on-pr"] is True
     assert with_["github-token"] == "${{ secrets.GITHUB_TOKEN }}"
     assert preview["permissions"]["pull-requests"] == "write"
+
+
+def _checks_out(step: Step) -> bool:
+    return action(step) == CHECKOUT_ACTION
+
+
+def test_cost_job_prices_the_base_branch_and_the_pull_request() -> None:
+    body = job(PULL_REQUEST, "cost")
+    base = step_named(body, "checks out the base branch", lambda s: "ref" in s.get("with", {}))
+    price = index_of(body, "prices both", lambda s: "--compare" in s.get("run", ""))
+    install = index_of(body, "runs make venv", lambda s: s.get("run") == "make venv")
+    run = body["steps"][price]["run"]
+    path = base["with"]["path"]
+
+    assert _checks_out(base)
+    assert base["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
+    assert base["with"]["persist-credentials"] is False
+    assert install < price
+    head_json, base_json = '"$RUNNER_TEMP/cost-head.json"', '"$RUNNER_TEMP/cost-base.json"'
+    assert f"venv/bin/python scripts/cost.py --json > {head_json}" in run
+    assert f"venv/bin/python {path}/scripts/cost.py --json > {base_json}" in run
+    assert f"scripts/cost.py --compare {base_json} {head_json} --markdown" in run
+    assert '>> "$GITHUB_STEP_SUMMARY"' in run  # forks see the figures there
+    # Priced under the mocks: no AWS credentials, no Pulumi backend, no secrets.
+    assert not any(_configures_aws(step) or _is_pulumi(step) for step in body["steps"])
+    assert "secrets." not in yaml.safe_dump(body)
+
+
+def test_cost_comment_is_one_comment_updated_and_skipped_for_forks() -> None:
+    body = job(PULL_REQUEST, "cost")
+    price = index_of(body, "prices both", lambda s: "--compare" in s.get("run", ""))
+    comment = index_of(body, "posts the comment", lambda s: "gh api" in s.get("run", ""))
+    step = body["steps"][comment]
+
+    assert price < comment
+    assert "if" not in body  # the job runs for forks too; only the comment is skipped
+    assert step["if"] == job(PULL_REQUEST, "preview")["if"]
+    assert step["env"]["GH_TOKEN"] == "${{ github.token }}"
+    # Finds its own earlier comment by the marker the script writes first, and edits it.
+    assert f'startswith("{cost.COMMENT_MARKER}")' in step["run"]
+    assert '"github-actions[bot]"' in step["run"]
+    assert "--method PATCH" in step["run"]
+    assert "--method POST" in step["run"]
+    assert "${{" not in step["run"]  # values reach the script through the environment
 
 
 # --- Deployments --------------------------------------------------------------------------
@@ -580,6 +626,7 @@ def test_no_long_lived_aws_keys(name: str) -> None:
 JOB_PERMISSIONS = {
     (PULL_REQUEST, "test"): {"contents": "read"},
     (PULL_REQUEST, "preview"): {"contents": "read", "id-token": "write", "pull-requests": "write"},
+    (PULL_REQUEST, "cost"): {"contents": "read", "pull-requests": "write"},  # no AWS: mocks only
     # A called workflow gets no more than its calling job grants: each caller grants what the
     # reusable job asks for.
     (DEPLOY, "deploy-dev"): {"contents": "read", "id-token": "write"},
