@@ -10,7 +10,7 @@ PYTHON := $(VENV)/bin/python
 STATE_DIR := $(CURDIR)/.pulumi-state
 BACKEND_ENV = $(shell pulumi whoami >/dev/null 2>&1 || echo PULUMI_BACKEND_URL=file://$(STATE_DIR))
 
-.PHONY: help venv test lint typecheck unit docs cost up preview destroy integration integration-cleanup
+.PHONY: help venv test lint typecheck unit docs cost snapshots up preview destroy integration integration-cleanup
 
 # Goals that run the Pulumi CLI. Without it, stop while make reads this file, before any recipe
 # (the virtualenv's included) runs, and say how to install it instead of `command not found`.
@@ -33,7 +33,8 @@ help:
 	@echo "make destroy STACK=dev      delete every resource of a stack"
 	@echo "make integration STACK=dev  deploy a throw-away copy of a stack, smoke-check it, destroy it"
 	@echo "make integration-cleanup    destroy throw-away stacks a killed integration run left"
-	@echo "make docs                   regenerate the README's configuration table from Pulumi.yaml"
+	@echo "make docs                   regenerate the README's configuration and cost tables"
+	@echo "make snapshots              refresh tests/snapshots/ (each stack's resource graph)"
 	@echo "make cost [STACK=dev]       idle monthly cost per line item, all stacks or one (no AWS needed)"
 
 venv: $(VENV)/.installed
@@ -56,14 +57,20 @@ typecheck: venv
 unit: venv
 	$(PYTHON) -m pytest
 
-# The README's configuration table is rendered from Pulumi.yaml; a test keeps them equal.
+# The README's configuration table (from Pulumi.yaml) and cost table (from the program and
+# scripts/prices.json) are generated; tests keep them equal.
 docs: venv
 	$(PYTHON) scripts/config_table.py --write
+	$(PYTHON) scripts/cost.py --write
+
+# Each shipped stack's resource graph, reviewed in pull requests; tests/test_snapshots.py fails
+# on any difference until they are refreshed.
+snapshots: venv
+	$(PYTHON) scripts/snapshots.py --write
 
 # The idle monthly cost of each stack, or of STACK when given (command line or environment: its
 # `dev` default above is for the Pulumi goals), priced under the test mocks with
 # scripts/prices.json.
-# `$(PYTHON) scripts/cost.py --write` updates the README's table; a test keeps them equal.
 cost: venv
 	$(PYTHON) scripts/cost.py $(if $(filter-out file,$(origin STACK)),--stack $(STACK))
 
