@@ -74,9 +74,11 @@ snapshots: venv
 cost: venv
 	$(PYTHON) scripts/cost.py $(if $(filter-out file,$(origin STACK)),--stack $(STACK))
 
+# A new stack encrypts its secrets with PULUMI_SECRETS_PROVIDER when set (the KMS key
+# bootstrap/ creates), else with a passphrase.
 up preview destroy: venv
 	@mkdir -p $(STATE_DIR)
-	$(BACKEND_ENV) pulumi stack select --create $(STACK)
+	$(BACKEND_ENV) pulumi stack select --create $(STACK) $(if $(PULUMI_SECRETS_PROVIDER),--secrets-provider $(PULUMI_SECRETS_PROVIDER))
 	$(BACKEND_ENV) pulumi $@ --stack $(STACK)
 
 # A throw-away copy of Pulumi.$(STACK).yaml (tests/integration/): `check` fails fast, naming

@@ -566,6 +566,11 @@ def test_drift_uses_the_read_only_role_of_the_pull_request_previews() -> None:
 PULUMI_JOBS = [(PULL_REQUEST, "preview"), (DEPLOY_STACK, DEPLOY_STACK_JOB)]
 # Every job that reaches AWS: the ones above, and the integration and drift jobs.
 AWS_JOBS = [*PULUMI_JOBS, (INTEGRATION, "integration"), (DRIFT, "drift")]
+READ_ONLY_JOBS = {"preview", "drift"}
+
+
+def bootstrap_sources() -> str:
+    return "".join(path.read_text() for path in sorted((ROOT / "bootstrap").glob("*.py")))
 
 
 @pytest.mark.parametrize(("name", "job_id"), PULUMI_JOBS)
@@ -609,11 +614,31 @@ def test_aws_credentials_come_from_oidc(name: str, job_id: str) -> None:
     body = job(name, job_id)
     steps = [step for step in body["steps"] if _configures_aws(step)]
 
+    # Previews and drift checks read; only deploys (and the throw-away integration stacks in
+    # the dev environment) may change anything.
+    role = "AWS_PREVIEW_ROLE_ARN" if job_id in READ_ONLY_JOBS else "AWS_DEPLOY_ROLE_ARN"
+
     assert body["permissions"]["id-token"] == "write"
     assert steps
     for step in steps:
-        assert step["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}"
+        assert step["with"]["role-to-assume"] == f"${{{{ vars.{role} }}}}"
         assert step["with"]["aws-region"] == "${{ vars.AWS_REGION }}"
+
+
+def test_workflows_read_only_variables_the_bootstrap_outputs() -> None:
+    text = "".join((WORKFLOW_DIR / name).read_text(encoding="utf-8") for name in WORKFLOWS)
+    read = set(re.findall(r"vars\.([A-Z_]+)", text))
+    bootstrap = yaml.safe_load((ROOT / "bootstrap" / "Pulumi.yaml").read_text())
+    outputs = set(re.findall(r'pulumi\.export\(\s*"([A-Z_]+)"', bootstrap_sources()))
+
+    assert bootstrap["name"] == "cdn-alb-backend-bootstrap"
+    assert read == {
+        "AWS_DEPLOY_ROLE_ARN",
+        "AWS_PREVIEW_ROLE_ARN",
+        "AWS_REGION",
+        "PULUMI_BACKEND_URL",
+    }
+    assert read <= outputs
 
 
 @pytest.mark.parametrize("name", WORKFLOWS)
