@@ -86,7 +86,7 @@ up preview destroy: venv
 integration: venv
 	@mkdir -p $(STATE_DIR)
 	PULUMI_INTEGRATION=1 INTEGRATION_STACK=$(STACK) $(PYTHON) -m tests.integration check
-	$(BACKEND_ENV) PULUMI_INTEGRATION=1 INTEGRATION_STACK=$(STACK) $(PYTHON) -m pytest tests/integration -s
+	$(BACKEND_ENV) PULUMI_INTEGRATION=1 INTEGRATION_STACK=$(STACK) $(PYTHON) -m pytest tests/integration -s -n 0
 
 integration-cleanup: venv
 	@mkdir -p $(STATE_DIR)

@@ -422,15 +422,17 @@ def run_main(config: Mapping[str, str], *, stack: str = "test", **kwargs: Any) -
     return run_pulumi(_main, config, stack=stack, **kwargs)
 
 
-def run_stack(stack: str, **overrides: str) -> Run:
+def run_stack(stack: str, **overrides: Any) -> Run:
     """The program run with a stack file's config (and overrides). Runs are cached for the
-    whole session, so tests must treat them as read-only."""
-    return _run_stack(stack, tuple(sorted(overrides.items())))
+    whole session by the config they get, so overrides that repeat a stack file's values share
+    its run; tests must treat runs as read-only."""
+    config = with_overrides(stack_config(stack), overrides)
+    return _run_stack(stack, tuple(sorted(config.items())))
 
 
 @functools.cache
-def _run_stack(stack: str, overrides: tuple[tuple[str, str], ...]) -> Run:
-    return run_main(with_overrides(stack_config(stack), dict(overrides)), stack=stack)
+def _run_stack(stack: str, config: tuple[tuple[str, str], ...]) -> Run:
+    return run_main(dict(config), stack=stack)
 
 
 def run_main_failing(

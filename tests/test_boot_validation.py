@@ -183,33 +183,39 @@ def boots(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Boot]:
     return rendered
 
 
+# `cloud-init schema --config-file <file>` for every file, in one run of cloud-init's own entry
+# point: the same checks and the same output as the command, without importing cloud-init
+# once per file (a third of a second each).
+SCHEMA_DRIVER = """
+import contextlib, io, json, sys
+from cloudinit.cmd.main import main
+results = {}
+for path in sys.argv[1:]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(["cloud-init", "schema", "--config-file", path])
+        except SystemExit as exit:
+            code = exit.code
+    results[path] = [code or 0, out.getvalue(), err.getvalue()]
+print(json.dumps(results))
+"""
+
+
 @pytest.fixture(scope="module")
 def schema_checks(boots: dict[str, Boot]) -> dict[str, tuple[int, str, str]]:
-    """Exit status, stdout and stderr of `cloud-init schema` for each rendering.
-
-    Each run spends about 0.2 s importing cloud-init: they run side by side, once per rendering.
-    """
-    cloud_init = tool("cloud-init", "cloud-init")
-    running = {
-        name: subprocess.Popen(  # noqa: S603 -- the installed cloud-init, on our own file
-            [cloud_init, "schema", "--config-file", str(boot.document)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name, boot in boots.items()
-    }
-    results = {}
-    try:
-        for name, process in running.items():
-            stdout, stderr = process.communicate(timeout=60)
-            results[name] = (process.returncode, stdout, stderr)
-    finally:
-        for process in running.values():
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
-    return results
+    """Exit status, stdout and stderr of `cloud-init schema` for each rendering."""
+    cloud_init = Path(tool("cloud-init", "cloud-init"))
+    interpreter = cloud_init.read_text().splitlines()[0].removeprefix("#!").split()
+    checked = subprocess.run(  # noqa: S603 -- the installed cloud-init, on our own files
+        [*interpreter, "-c", SCHEMA_DRIVER, *(str(boot.document) for boot in boots.values())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    results = json.loads(checked.stdout)
+    return {name: tuple(results[str(boot.document)]) for name, boot in boots.items()}
 
 
 def systemd_analyze(*arguments: str) -> subprocess.CompletedProcess[str]:
