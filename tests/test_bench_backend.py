@@ -3,28 +3,9 @@ against the service before and after its latency fix) and its verdict on the tar
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "bench_backend.py"
-
-
-def load_script() -> ModuleType:
-    # scripts/ is not a package: the file is run with a bare python.
-    spec = importlib.util.spec_from_file_location("bench_backend", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-BENCH = load_script()
+from scripts import bench_backend as bench
 
 # Lines, not one literal: wrk ends latencies in seconds with a space ("1.25s ").
 SINGLE_BEFORE = "\n".join(
@@ -122,21 +103,21 @@ NOT_FOUND = "\n".join(
 
 
 def test_reads_milliseconds_and_the_request_rate() -> None:
-    assert BENCH.parse_wrk_output(SINGLE_BEFORE) == BENCH.WrkResult(
+    assert bench.parse_wrk_output(SINGLE_BEFORE) == bench.WrkResult(
         p50_ms=43.99, p99_ms=44.13, requests_per_second=22.98
     )
 
 
 def test_converts_microseconds_and_seconds_to_milliseconds() -> None:
-    after = BENCH.parse_wrk_output(SINGLE_AFTER)
-    before = BENCH.parse_wrk_output(CONCURRENT_BEFORE)
+    after = bench.parse_wrk_output(SINGLE_AFTER)
+    before = bench.parse_wrk_output(CONCURRENT_BEFORE)
 
     assert (after.p50_ms, after.p99_ms) == pytest.approx((0.153, 0.257))
     assert (before.p50_ms, before.p99_ms) == pytest.approx((43.98, 1250.0))
 
 
 def test_reads_each_kind_of_socket_error() -> None:
-    result = BENCH.parse_wrk_output(CONCURRENT_BEFORE)
+    result = bench.parse_wrk_output(CONCURRENT_BEFORE)
 
     assert (result.connect_errors, result.read_errors, result.write_errors) == (0, 1, 2)
     assert result.timeouts == 6
@@ -145,7 +126,7 @@ def test_reads_each_kind_of_socket_error() -> None:
 
 
 def test_reads_answers_outside_2xx_and_3xx() -> None:
-    result = BENCH.parse_wrk_output(NOT_FOUND)
+    result = bench.parse_wrk_output(NOT_FOUND)
 
     assert result.non_success_responses == 10531
     assert result.socket_errors == 0
@@ -157,14 +138,15 @@ def test_refuses_text_that_is_not_a_latency_report() -> None:
     )
 
     with pytest.raises(ValueError, match="not a wrk --latency report"):
-        BENCH.parse_wrk_output(without_distribution)
+        bench.parse_wrk_output(without_distribution)
     with pytest.raises(ValueError, match="not a wrk --latency report"):
-        BENCH.parse_wrk_output("unable to connect to 127.0.0.1:1 Connection refused\n")
+        bench.parse_wrk_output("unable to connect to 127.0.0.1:1 Connection refused\n")
 
 
 def test_service_before_the_fix_misses_every_target() -> None:
-    missed = BENCH.missed_targets(
-        BENCH.parse_wrk_output(SINGLE_BEFORE), BENCH.parse_wrk_output(CONCURRENT_BEFORE)
+    missed = bench.missed_targets(
+        bench.parse_wrk_output(SINGLE_BEFORE),
+        bench.parse_wrk_output(CONCURRENT_BEFORE),
     )
 
     assert missed == [
@@ -175,24 +157,25 @@ def test_service_before_the_fix_misses_every_target() -> None:
 
 
 def test_service_after_the_fix_meets_every_target() -> None:
-    missed = BENCH.missed_targets(
-        BENCH.parse_wrk_output(SINGLE_AFTER), BENCH.parse_wrk_output(CONCURRENT_AFTER)
+    missed = bench.missed_targets(
+        bench.parse_wrk_output(SINGLE_AFTER),
+        bench.parse_wrk_output(CONCURRENT_AFTER),
     )
 
     assert missed == []
 
 
 def test_error_answers_miss_the_concurrent_target() -> None:
-    not_found = BENCH.parse_wrk_output(NOT_FOUND)
+    not_found = bench.parse_wrk_output(NOT_FOUND)
 
-    assert BENCH.missed_targets(not_found, not_found) == ["concurrent: 10531 non-2xx/3xx responses"]
+    assert bench.missed_targets(not_found, not_found) == ["concurrent: 10531 non-2xx/3xx responses"]
 
 
 def test_table_shows_one_row_per_run() -> None:
-    table = BENCH.format_table(
+    table = bench.format_table(
         {
-            "single": BENCH.parse_wrk_output(SINGLE_AFTER),
-            "concurrent": BENCH.parse_wrk_output(CONCURRENT_BEFORE),
+            "single": bench.parse_wrk_output(SINGLE_AFTER),
+            "concurrent": bench.parse_wrk_output(CONCURRENT_BEFORE),
         }
     )
 
@@ -206,7 +189,7 @@ def test_table_shows_one_row_per_run() -> None:
 def test_without_wrk_it_says_how_to_install_it(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(BENCH.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(bench.shutil, "which", lambda _name: None)
 
-    assert BENCH.main([]) == 2
+    assert bench.main([]) == 2
     assert "apt-get install wrk" in capsys.readouterr().err

@@ -3,7 +3,6 @@ and the ALB: a good deployment passes, each broken variant fails the right check
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import socket
@@ -14,25 +13,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "smoke_check.py"
-
-
-def load_script() -> ModuleType:
-    # scripts/ is not a package: the deploy job runs the file with a bare python.
-    spec = importlib.util.spec_from_file_location("smoke_check", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-smoke = load_script()
+from scripts import smoke_check as smoke
 
 BACKEND = "Backend is running!"
 DISTRIBUTION = "https://d111111abcdef8.cloudfront.net"
