@@ -7,6 +7,7 @@ A difference is an infrastructure change: if it is intended, refresh the snapsho
 from __future__ import annotations
 
 import difflib
+import json
 
 import pytest
 
@@ -15,6 +16,18 @@ from tests.conftest import STACKS
 from tests.harness import run_stack
 
 DIFF_LINES_SHOWN = 80
+
+
+def changed_resources(expected: str, actual: str) -> list[str]:
+    """One line per resource added, removed or changed: what the diff below is about."""
+    before = {node["resource"]: node for node in json.loads(expected or "[]")}
+    after = {node["resource"]: node for node in json.loads(actual)}
+    return [
+        f"{sign} {label}"
+        for label in sorted(before.keys() | after.keys())
+        for sign in ["+" if label not in before else "-" if label not in after else "~"]
+        if before.get(label) != after.get(label)
+    ]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -33,7 +46,7 @@ def test_resource_graph_matches_its_snapshot(stack: str) -> None:
                 lineterm="",
             )
         )
-        shown = "\n".join(diff[:DIFF_LINES_SHOWN])
+        shown = "\n".join([*changed_resources(expected, actual), *diff[:DIFF_LINES_SHOWN]])
         more = (
             f"\n... {len(diff) - DIFF_LINES_SHOWN} more lines"
             if len(diff) > DIFF_LINES_SHOWN
@@ -54,3 +67,12 @@ def test_snapshots_mask_secrets_and_show_user_data_as_text() -> None:
     assert text.count(snapshots.MASK) >= 2  # sent by CloudFront, required by the ALB rule
     assert '"X-Origin-Verify"' in text  # the rest of the origin stays reviewable
     assert "#cloud-config" in text
+
+
+def test_the_failure_names_each_changed_resource() -> None:
+    committed = snapshots.snapshot_path("dev").read_text()
+    changed = committed.replace('"instanceType": "t4g.nano"', '"instanceType": "t4g.micro"')
+
+    assert changed_resources(committed, changed) == [
+        "~ aws:ec2/launchTemplate:LaunchTemplate::backend-lt"
+    ]
