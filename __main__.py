@@ -88,3 +88,13 @@ pulumi.export("albDnsName", backend.alb_dns_name)
 pulumi.export("autoScalingGroupName", backend.asg_name)
 pulumi.export("alarmTopicArn", operations.alarm_topic_arn)
 pulumi.export("dashboardUrl", operations.dashboard_url)
+# What the smoke check probes: the built-in service's body, or your app's health check.
+pulumi.export("builtinService", settings.backend.app.builtin)
+pulumi.export(
+    "healthCheckUrl",
+    f"https://{domain.domain_name}{settings.backend.health_check_path}"
+    if domain
+    else pulumi.Output.concat(
+        "https://", front_door.domain_name, settings.backend.health_check_path
+    ),
+)

@@ -115,6 +115,8 @@ def test_exports_name_the_distribution_and_the_backend(stack: tuple[dict[str, st
         "alarmTopicArn": run.named("operations-alarms").outputs["arn"],
         "dashboardUrl": f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
         f"#dashboards:name={dashboard.inputs['dashboardName']}",
+        "builtinService": True,
+        "healthCheckUrl": f"https://{domain or dist.outputs['domainName']}/health",
     }
     assert dashboard.inputs["dashboardName"] == f"cdn-alb-backend-{stack_name}-operations"
 
