@@ -14,7 +14,7 @@ import shutil
 import signal
 import stat
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -570,6 +570,15 @@ def test_sigterm_during_up_destroys_and_removes_then_stops() -> None:
 
     assert unhandled == []
     assert run.stack.calls == EVERYTHING
+
+
+@pytest.fixture(autouse=True)
+def ctrl_c_raises_keyboard_interrupt() -> Iterator[None]:
+    """Ctrl-C as in a terminal, whatever this process inherited: a shell that starts a job in
+    the background (`cmd &`) makes it ignore SIGINT, and Python then installs no handler."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 def test_ctrl_c_during_the_destroy_does_not_cut_it_short() -> None:
