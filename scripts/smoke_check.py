@@ -16,6 +16,19 @@ Checks, in order, each printing one line on stdout, `PASS <check>: <detail>` or
                     timed out, unreachable): the ALB serves only requests that came through
                     CloudFront. Runs only when an ALB DNS name is known.
 
+Those are the checks of the built-in placeholder service (output `builtinService` true, or
+absent in older stacks). A team's own app (`appImage`, `machineImage`) may answer anything on /:
+when the outputs say `builtinService: false`, or with --own-app and --health-check-url, the
+checks probe its health check (output `healthCheckUrl`) instead:
+
+    https-health    replaces https-root: GET <healthCheckUrl> answers 200, with any body
+    http-redirect   unchanged
+    post-forwarded  POST <url>/ reaches the app: any answer passes but the two refusals, a 403
+                    with `Server: CloudFront` (its cache behaviour does not allow the method) or a
+                    403 with `Server: awselb/2.0` (the ALB got no origin secret)
+    not-cached      two GETs of <healthCheckUrl>, same rule
+    origin-locked   unchanged
+
 A new distribution takes minutes to deploy: a failing check is retried, as a whole, with
 exponential backoff (--initial-delay, doubling up to --max-delay) until it passes or the time
 limit (--timeout, shared by all checks) is spent; every check is attempted at least once.
@@ -44,6 +57,8 @@ from typing import Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 EXPECTED_BODY = b"Backend is running!"
+HEALTHY_STATUS = 200
+REFUSED_STATUS = 403  # what CloudFront and the ALB answer a request they do not pass on
 REDIRECT_STATUSES = frozenset({301, 302, 307, 308})
 ORIGIN_LOCKED_STATUS = 403
 POST_BODY = b"smoke-check"
@@ -65,6 +80,8 @@ class Config:
     url: str  # the distribution's base URL: https://dxxxx.cloudfront.net (http:// in tests)
     http_url: str  # the same site over plain HTTP, which must redirect to https://
     alb_dns_name: str | None = None  # host[:port] of the ALB; None skips origin-locked
+    # Set when the team's own app runs: its health check replaces the built-in body's checks.
+    health_check_url: str | None = None
     timeout: float = DEFAULT_TIMEOUT  # seconds for all checks and their retries together
     initial_delay: float = DEFAULT_INITIAL_DELAY
     max_delay: float = DEFAULT_MAX_DELAY
@@ -73,6 +90,15 @@ class Config:
     @property
     def root_url(self) -> str:
         return self.url.rstrip("/") + "/"
+
+    @property
+    def own_app(self) -> bool:
+        return self.health_check_url is not None
+
+    @property
+    def probe_url(self) -> str:
+        """What https-root/https-health and not-cached GET: the app's health check, or <url>/."""
+        return self.health_check_url or self.root_url
 
 
 @dataclass(frozen=True)
@@ -166,6 +192,16 @@ def check_https_root(config: Config) -> tuple[bool, str]:
     return expect_backend(request("GET", config.root_url, timeout=config.request_timeout))
 
 
+def check_https_health(config: Config) -> tuple[bool, str]:
+    url = config.probe_url
+    response = request("GET", url, timeout=config.request_timeout)
+    if response.status == HEALTHY_STATUS:
+        return True, f"{response.status} {show(response.body)} from {url}"
+    return False, (
+        f"expected {HEALTHY_STATUS} from {url}, got {response.status} {show(response.body)}"
+    )
+
+
 def check_http_redirect(config: Config) -> tuple[bool, str]:
     response = request("GET", config.http_url, timeout=config.request_timeout)
     location = response.headers.get("Location", "")
@@ -185,10 +221,34 @@ def check_post_forwarded(config: Config) -> tuple[bool, str]:
     )
 
 
+def refused_by(response: Response) -> str | None:
+    """Who refused the request before it reached the app, told by the Server header of the 403
+    that CloudFront or the ALB generates itself; None when the answer came from the app."""
+    if response.status != REFUSED_STATUS:
+        return None
+    server = response.headers.get("Server", "")
+    if server.lower() == "cloudfront":
+        return f"CloudFront (Server: {server}): its cache behaviour does not allow the method"
+    if server.lower().startswith("awselb/"):
+        return f"the ALB (Server: {server}): the request did not carry the origin secret"
+    return None
+
+
+def check_post_reaches_app(config: Config) -> tuple[bool, str]:
+    response = request("POST", config.root_url, timeout=config.request_timeout, body=POST_BODY)
+    refuser = refused_by(response)
+    if refuser is not None:
+        return False, f"{response.status} from {refuser}"
+    return True, (
+        f"{response.status} {show(response.body)} from the app (not refused by CloudFront "
+        "or the ALB)"
+    )
+
+
 def check_not_cached(config: Config) -> tuple[bool, str]:
     seen: list[str] = []
     for number in (1, 2):
-        response = request("GET", config.root_url, timeout=config.request_timeout)
+        response = request("GET", config.probe_url, timeout=config.request_timeout)
         if response.status != 200:
             return False, f"GET {number} of 2: expected 200, got {response.status}"
         age = response.headers.get("Age")
@@ -226,12 +286,21 @@ Check = Callable[[Config], tuple[bool, str]]
 
 
 def checks_for(config: Config) -> list[tuple[str, Check]]:
-    checks: list[tuple[str, Check]] = [
-        ("https-root", check_https_root),
-        ("http-redirect", check_http_redirect),
-        ("post-forwarded", check_post_forwarded),
-        ("not-cached", check_not_cached),
-    ]
+    checks: list[tuple[str, Check]] = (
+        [
+            ("https-health", check_https_health),
+            ("http-redirect", check_http_redirect),
+            ("post-forwarded", check_post_reaches_app),
+            ("not-cached", check_not_cached),
+        ]
+        if config.own_app
+        else [
+            ("https-root", check_https_root),
+            ("http-redirect", check_http_redirect),
+            ("post-forwarded", check_post_forwarded),
+            ("not-cached", check_not_cached),
+        ]
+    )
     if config.alb_dns_name:
         checks.append(("origin-locked", check_origin_locked))
     return checks
@@ -327,7 +396,21 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--stack-outputs",
         metavar="FILE|-",
-        help="the JSON of `pulumi stack output --json` (keys url, albDnsName); - reads stdin",
+        help="the JSON of `pulumi stack output --json` (keys url, albDnsName, builtinService, "
+        "healthCheckUrl); - reads stdin",
+    )
+    parser.add_argument(
+        "--own-app",
+        action="store_true",
+        help="the instances run the team's own app, not the built-in service (what "
+        "builtinService false says in the outputs): probe its health check instead of "
+        "the built-in body; needs a health check URL",
+    )
+    parser.add_argument(
+        "--health-check-url",
+        metavar="URL",
+        help="the app's health check through CloudFront, e.g. "
+        "https://dxxxx.cloudfront.net/health (overrides healthCheckUrl); only for an own app",
     )
     parser.add_argument(
         "--alb-dns-name",
@@ -373,8 +456,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_stack_outputs(source: str) -> tuple[str, str | None]:
-    """(url, albDnsName) from `pulumi stack output --json`; raises ValueError or OSError."""
+@dataclass(frozen=True)
+class StackOutputs:
+    """What the check reads of `pulumi stack output --json`."""
+
+    url: str
+    alb_dns_name: str | None = None
+    health_check_url: str | None = None
+    builtin_service: bool = True  # older stacks do not say: they run only the built-in service
+
+
+def _optional_string(outputs: dict[str, Any], key: str) -> str | None:
+    value = outputs.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"`{key}` is not a string")
+    return value
+
+
+def load_stack_outputs(source: str) -> StackOutputs:
+    """The outputs the check uses, from `pulumi stack output --json`; raises ValueError or
+    OSError."""
     text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     try:
         outputs: Any = json.loads(text)
@@ -383,12 +484,17 @@ def load_stack_outputs(source: str) -> tuple[str, str | None]:
     if not isinstance(outputs, dict):
         raise ValueError("not a JSON object")
     url = outputs.get("url")
-    alb_dns_name = outputs.get("albDnsName")
     if not isinstance(url, str):
         raise ValueError("no string `url`")
-    if alb_dns_name is not None and not isinstance(alb_dns_name, str):
-        raise ValueError("`albDnsName` is not a string")
-    return url, alb_dns_name
+    builtin_service = outputs.get("builtinService", True)
+    if not isinstance(builtin_service, bool):
+        raise ValueError(f"`builtinService` is not true or false: {builtin_service!r}")
+    return StackOutputs(
+        url=url,
+        alb_dns_name=_optional_string(outputs, "albDnsName"),
+        health_check_url=_optional_string(outputs, "healthCheckUrl"),
+        builtin_service=builtin_service,
+    )
 
 
 def _split_url(text: str, schemes: tuple[str, ...]) -> SplitResult:
@@ -402,17 +508,43 @@ def _split_url(text: str, schemes: tuple[str, ...]) -> SplitResult:
     return parts
 
 
+def _health_check_url(own_app: bool, given: str | None, from_outputs: str | None) -> str | None:
+    """The own app's health check URL (--health-check-url over healthCheckUrl); None for the
+    built-in service, which has no use for one."""
+    if not own_app:
+        if given is not None:
+            raise ValueError(
+                "--health-check-url is for the team's own app: add --own-app "
+                "(or deploy with builtinService false)"
+            )
+        return None
+    url = given or from_outputs
+    if not url:
+        raise ValueError(
+            "the team's own app needs its health check URL: --health-check-url, "
+            "or healthCheckUrl in the stack outputs"
+        )
+    _split_url(url, ("https", "http"))
+    return url
+
+
 def parse_args(argv: Sequence[str] | None = None) -> Config:
     parser = build_parser()
     args = parser.parse_args(argv)
-    alb_dns_name: str | None = args.alb_dns_name
     try:
-        if args.stack_outputs is not None:
-            url, from_outputs = load_stack_outputs(args.stack_outputs)
-            alb_dns_name = alb_dns_name or from_outputs
-        else:
-            url = args.url
+        outputs = (
+            load_stack_outputs(args.stack_outputs)
+            if args.stack_outputs is not None
+            else StackOutputs(url=args.url)
+        )
+        url = outputs.url
+        alb_dns_name: str | None = args.alb_dns_name or outputs.alb_dns_name
         parts = _split_url(url, ("https", "http"))
+        health_check_url = _health_check_url(
+            args.own_app or not outputs.builtin_service,
+            args.health_check_url,
+            outputs.health_check_url,
+        )
         if args.http_url is not None:
             http_url = urlunsplit(_split_url(args.http_url, ("http",)))
         elif parts.scheme == "https":
@@ -428,6 +560,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         url=url,
         http_url=http_url,
         alb_dns_name=alb_dns_name or None,
+        health_check_url=health_check_url,
         timeout=args.timeout,
         initial_delay=args.initial_delay,
         max_delay=args.max_delay,

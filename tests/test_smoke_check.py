@@ -1,5 +1,6 @@
 """scripts/smoke_check.py against imitations on 127.0.0.1 of CloudFront, its plain-HTTP listener
-and the ALB: a good deployment passes, each broken variant fails the right check."""
+and the ALB: a good deployment passes, each broken variant fails the right check; the same for a
+stack running the team's own app, probed through its health check."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -20,7 +22,8 @@ from scripts import smoke_check as smoke
 
 BACKEND = "Backend is running!"
 DISTRIBUTION = "https://d111111abcdef8.cloudfront.net"
-Reply = tuple[int, dict[str, str], str]
+HEALTH_PATH = "/health"
+Reply = tuple[int, dict[str, str], str]  # sent as is: no Server header unless the reply names one
 # What an imitation answers: (method, number of the request on this server from 0) -> reply.
 Answer = Callable[[str, int], Reply]
 
@@ -37,14 +40,25 @@ def listener(method: str, index: int) -> Reply:
 
 def locked_alb(method: str, index: int) -> Reply:
     """The ALB's default action for requests without the origin secret header."""
-    return 403, {"Content-Type": "text/plain"}, "Forbidden"
+    return 403, {"Content-Type": "text/plain", "Server": "awselb/2.0"}, "Forbidden"
+
+
+def app_root(method: str, index: int) -> Reply:
+    """A team's own API through CloudFront: nothing lives at /, whatever the method."""
+    return 404, {"X-Cache": "Miss from cloudfront", "Content-Type": "text/plain"}, "Not Found"
+
+
+def app_health(method: str, index: int) -> Reply:
+    """The same API's health check, which the ALB's target group probes."""
+    return 200, {"X-Cache": "Miss from cloudfront", "Content-Type": "text/plain"}, "ok"
 
 
 @dataclass
 class Imitation:
     answer: Answer
+    routes: dict[str, Answer] = field(default_factory=dict)  # path -> its answer, over `answer`
     port: int = 0
-    requests: list[tuple[str, bytes]] = field(default_factory=list)
+    requests: list[tuple[str, str, bytes]] = field(default_factory=list)  # method, path, body
 
     @property
     def host(self) -> str:
@@ -61,12 +75,15 @@ def start(imitation: Imitation) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def _reply(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            path = urlsplit(self.path).path
             with lock:
                 index = len(imitation.requests)
-                imitation.requests.append((self.command, body))
-            status, headers, text = imitation.answer(self.command, index)
+                imitation.requests.append((self.command, path, body))
+            answer = imitation.routes.get(path, imitation.answer)
+            status, headers, text = answer(self.command, index)
             data = text.encode()
-            self.send_response(status)
+            self.log_request(status)
+            self.send_response_only(status)  # without http.server's own Server header
             for name, value in {**headers, "Content-Length": str(len(data))}.items():
                 self.send_header(name, value)
             self.end_headers()
@@ -87,8 +104,8 @@ def serve() -> Iterator[Callable[[Answer], Imitation]]:
     """Starts imitations on ephemeral ports; stops them all after the test."""
     running: list[tuple[ThreadingHTTPServer, threading.Thread]] = []
 
-    def serve_(answer: Answer) -> Imitation:
-        imitation = Imitation(answer)
+    def serve_(answer: Answer, routes: dict[str, Answer] | None = None) -> Imitation:
+        imitation = Imitation(answer, routes or {})
         server = start(imitation)
         # A short poll interval: shutdown() waits up to one interval for the loop to notice.
         thread = threading.Thread(target=server.serve_forever, args=(0.005,), daemon=True)
@@ -130,15 +147,48 @@ class Deployment:
             f"PASS origin-locked: 403 from http://{self.alb.host}/",
         ]
 
+    @property
+    def health_check_url(self) -> str:
+        return f"{self.front.url}{HEALTH_PATH}"
+
+    def own_app_argv(self, *extra: str) -> list[str]:
+        return self.argv("--own-app", "--health-check-url", self.health_check_url, *extra)
+
+    def own_app_lines(self) -> list[str]:
+        return [
+            f"PASS https-health: 200 'ok' from {self.health_check_url}",
+            f"PASS http-redirect: 301 -> {DISTRIBUTION}/",
+            "PASS post-forwarded: 404 'Not Found' from the app "
+            "(not refused by CloudFront or the ALB)",
+            "PASS not-cached: no Age header; X-Cache: 'Miss from cloudfront', "
+            "'Miss from cloudfront'",
+            f"PASS origin-locked: 403 from http://{self.alb.host}/",
+        ]
+
 
 @pytest.fixture
-def deploy(serve: Callable[[Answer], Imitation]) -> Callable[..., Deployment]:
+def deploy(serve: Callable[..., Imitation]) -> Callable[..., Deployment]:
     def deploy_(
-        front: Answer = edge, plain: Answer = listener, alb: Answer = locked_alb
+        front: Answer = edge,
+        plain: Answer = listener,
+        alb: Answer = locked_alb,
+        health: Answer | None = None,
     ) -> Deployment:
-        return Deployment(serve(front), serve(plain), serve(alb))
+        """`health`: what the front answers on HEALTH_PATH (the own app's health check)."""
+        routes = {HEALTH_PATH: health} if health is not None else {}
+        return Deployment(serve(front, routes), serve(plain), serve(alb))
 
     return deploy_
+
+
+@pytest.fixture
+def deploy_own_app(deploy: Callable[..., Deployment]) -> Callable[..., Deployment]:
+    def deploy_own_app_(
+        front: Answer = app_root, health: Answer = app_health, **others: Answer
+    ) -> Deployment:
+        return deploy(front=front, health=health, **others)
+
+    return deploy_own_app_
 
 
 def replace(lines: list[str], **by_check: str) -> list[str]:
@@ -162,13 +212,13 @@ def test_good_deployment_passes_every_check(
     assert err == ""
     assert code == 0
     assert deployment.front.requests == [
-        ("GET", b""),
-        ("POST", smoke.POST_BODY),
-        ("GET", b""),
-        ("GET", b""),
+        ("GET", "/", b""),
+        ("POST", "/", smoke.POST_BODY),
+        ("GET", "/", b""),
+        ("GET", "/", b""),
     ]
-    assert [method for method, _ in deployment.plain.requests] == ["GET"]
-    assert [method for method, _ in deployment.alb.requests] == ["GET"]
+    assert [method for method, *_ in deployment.plain.requests] == ["GET"]
+    assert [method for method, *_ in deployment.alb.requests] == ["GET"]
 
 
 def test_without_an_alb_name_origin_locked_is_skipped(
@@ -235,7 +285,8 @@ def age_only(method: str, index: int) -> Reply:
 def post_rejected(method: str, index: int) -> Reply:
     # CloudFront's answer to a method the cache behaviour does not allow.
     if method == "POST":
-        return 403, {"X-Cache": "Error from cloudfront"}, "<HTML>403 ERROR</HTML>"
+        headers = {"Server": "CloudFront", "X-Cache": "Error from cloudfront"}
+        return 403, headers, "<HTML>403 ERROR</HTML>"
     return edge(method, index)
 
 
@@ -353,6 +404,127 @@ def test_long_bodies_are_cut_in_the_detail(
 
     first = capsys.readouterr().out.splitlines()[0]
     assert first == f"FAIL https-root: {EXPECTED_BACKEND}, got 200 '{'x' * 80}'... (5000 bytes)"
+
+
+# --- The team's own app: its health check instead of the built-in body ----------------------
+
+
+def test_own_app_with_nothing_at_the_root_passes_through_its_health_check(
+    deploy_own_app: Callable[..., Deployment], capsys: pytest.CaptureFixture[str]
+) -> None:
+    deployment = deploy_own_app()
+
+    code = smoke.main(deployment.own_app_argv("--timeout", "0"))
+
+    out, err = capsys.readouterr()
+    assert out.splitlines() == deployment.own_app_lines()
+    assert err == ""
+    assert code == 0
+    assert deployment.front.requests == [
+        ("GET", HEALTH_PATH, b""),
+        ("POST", "/", smoke.POST_BODY),
+        ("GET", HEALTH_PATH, b""),
+        ("GET", HEALTH_PATH, b""),
+    ]
+
+
+def unhealthy(method: str, index: int) -> Reply:
+    return 503, {"X-Cache": "Error from cloudfront"}, "Service Unavailable"
+
+
+def health_cached(method: str, index: int) -> Reply:
+    if index > 0:
+        return 200, {"Age": "4", "X-Cache": "Hit from cloudfront"}, "ok"
+    return app_health(method, index)
+
+
+def alb_refuses_post(method: str, index: int) -> Reply:
+    # The ALB's default action: CloudFront forwarded the POST without the origin secret.
+    if method == "POST":
+        return 403, {"Server": "awselb/2.0", "X-Cache": "Error from cloudfront"}, "Forbidden"
+    return app_root(method, index)
+
+
+def app_forbids_post(method: str, index: int) -> Reply:
+    # The app's own 403: no Server header of CloudFront's or the ALB's.
+    if method == "POST":
+        return 403, {"Server": "uvicorn", "X-Cache": "Error from cloudfront"}, "Forbidden"
+    return app_root(method, index)
+
+
+def app_creates(method: str, index: int) -> Reply:
+    return 201, {"Server": "CloudFront"}, "created"
+
+
+@pytest.mark.parametrize(
+    ("broken", "changed"),
+    [
+        pytest.param(
+            {"health": unhealthy},
+            {
+                "https_health": "FAIL https-health: expected 200 from {health}, "
+                "got 503 'Service Unavailable'",
+                "not_cached": "FAIL not-cached: GET 1 of 2: expected 200, got 503",
+            },
+            id="health-check-503",
+        ),
+        pytest.param(
+            {"health": health_cached},
+            {
+                "not_cached": "FAIL not-cached: GET 1 of 2 was served from a cache "
+                "(Age: 4, X-Cache: Hit from cloudfront)"
+            },
+            id="health-check-cached",
+        ),
+        pytest.param(
+            {"front": post_rejected},
+            {
+                "post_forwarded": "FAIL post-forwarded: 403 from CloudFront (Server: CloudFront): "
+                "its cache behaviour does not allow the method"
+            },
+            id="post-refused-by-cloudfront",
+        ),
+        pytest.param(
+            {"front": alb_refuses_post},
+            {
+                "post_forwarded": "FAIL post-forwarded: 403 from the ALB (Server: awselb/2.0): "
+                "the request did not carry the origin secret"
+            },
+            id="post-refused-by-the-alb",
+        ),
+        pytest.param(
+            {"front": app_forbids_post},
+            {
+                "post_forwarded": "PASS post-forwarded: 403 'Forbidden' from the app "
+                "(not refused by CloudFront or the ALB)"
+            },
+            id="app-answers-403",
+        ),
+        pytest.param(
+            {"front": app_creates},
+            {
+                "post_forwarded": "PASS post-forwarded: 201 'created' from the app "
+                "(not refused by CloudFront or the ALB)"
+            },
+            id="app-answers-201-with-a-cloudfront-server",
+        ),
+    ],
+)
+def test_own_app_checks_fail_only_for_the_right_reasons(
+    deploy_own_app: Callable[..., Deployment],
+    capsys: pytest.CaptureFixture[str],
+    broken: dict[str, Answer],
+    changed: dict[str, str],
+) -> None:
+    deployment = deploy_own_app(**broken)
+    changed = {
+        name: line.format(health=deployment.health_check_url) for name, line in changed.items()
+    }
+
+    code = smoke.main(deployment.own_app_argv("--timeout", "0"))
+
+    assert capsys.readouterr().out.splitlines() == replace(deployment.own_app_lines(), **changed)
+    assert code == (1 if any(line.startswith("FAIL") for line in changed.values()) else 0)
 
 
 # --- The ALB refusing connections counts as locked --------------------------------------------
@@ -512,6 +684,7 @@ def test_defaults_and_the_derived_plain_http_url() -> None:
         url="https://d111111abcdef8.cloudfront.net:443",
         http_url="http://d111111abcdef8.cloudfront.net/",
         alb_dns_name=None,
+        health_check_url=None,
         timeout=900,
         initial_delay=5,
         max_delay=60,
@@ -519,26 +692,35 @@ def test_defaults_and_the_derived_plain_http_url() -> None:
     )
 
 
-def stack_outputs(deployment: Deployment) -> str:
-    # As `pulumi stack output --json` prints them, with the keys the check does not use.
-    return json.dumps(
-        {
-            "albDnsName": deployment.alb.host,
-            "autoScalingGroupName": "backend-asg-1234567",
-            "distributionDomainName": "d111111abcdef8.cloudfront.net",
-            "distributionId": "E2QWRUHAPOMQZL",
-            "url": deployment.front.url,
-        },
-        indent=4,
-    )
+def stack_outputs(deployment: Deployment, *, builtin_service: bool | None = True) -> str:
+    """As `pulumi stack output --json` prints them, with the keys the check does not use;
+    builtin_service None: an older stack, without builtinService and healthCheckUrl."""
+    outputs: dict[str, object] = {
+        "albDnsName": deployment.alb.host,
+        "autoScalingGroupName": "backend-asg-1234567",
+        "distributionDomainName": "d111111abcdef8.cloudfront.net",
+        "distributionId": "E2QWRUHAPOMQZL",
+        "url": deployment.front.url,
+    }
+    if builtin_service is not None:
+        outputs |= {
+            "builtinService": builtin_service,
+            "healthCheckUrl": deployment.health_check_url,
+        }
+    return json.dumps(outputs, indent=4)
 
 
+@pytest.mark.parametrize("builtin_service", [True, None], ids=["builtin-service", "older-stack"])
 def test_reads_url_and_alb_from_a_stack_outputs_file(
-    deploy: Callable[..., Deployment], capsys: pytest.CaptureFixture[str], tmp_path: Path
+    deploy: Callable[..., Deployment],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    builtin_service: bool | None,
 ) -> None:
-    deployment = deploy()
+    # The health path answers 404: the built-in checks must not probe it.
+    deployment = deploy(health=app_root)
     outputs = tmp_path / "outputs.json"
-    outputs.write_text(stack_outputs(deployment))
+    outputs.write_text(stack_outputs(deployment, builtin_service=builtin_service))
 
     code = smoke.main(
         [
@@ -553,6 +735,73 @@ def test_reads_url_and_alb_from_a_stack_outputs_file(
 
     assert capsys.readouterr().out.splitlines() == deployment.good_lines()
     assert code == 0
+    assert {path for _, path, _ in deployment.front.requests} == {"/"}
+
+
+def test_own_app_stack_outputs_probe_its_health_check(
+    deploy_own_app: Callable[..., Deployment], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    deployment = deploy_own_app()
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(stack_outputs(deployment, builtin_service=False))
+
+    code = smoke.main(
+        [
+            "--stack-outputs",
+            str(outputs),
+            "--http-url",
+            f"{deployment.plain.url}/",
+            "--timeout",
+            "0",
+        ]
+    )
+
+    assert capsys.readouterr().out.splitlines() == deployment.own_app_lines()
+    assert code == 0
+
+
+OWN_HEALTH = f"{DISTRIBUTION}/healthz"
+
+
+@pytest.mark.parametrize(
+    ("outputs", "argv", "health_check_url"),
+    [
+        pytest.param(None, ["--own-app", "--health-check-url", OWN_HEALTH], OWN_HEALTH, id="flags"),
+        pytest.param(None, [], None, id="url-alone"),
+        pytest.param({"builtinService": False}, [], f"{DISTRIBUTION}/health", id="outputs-false"),
+        pytest.param({"builtinService": True}, [], None, id="outputs-true"),
+        pytest.param({}, [], None, id="outputs-older-stack"),
+        pytest.param(
+            {"builtinService": False},
+            ["--health-check-url", OWN_HEALTH],
+            OWN_HEALTH,
+            id="flag-over-outputs",
+        ),
+        pytest.param(
+            {"builtinService": True}, ["--own-app"], f"{DISTRIBUTION}/health", id="own-app-flag"
+        ),
+    ],
+)
+def test_own_app_from_the_outputs_or_the_flags(
+    tmp_path: Path,
+    outputs: dict[str, object] | None,
+    argv: list[str],
+    health_check_url: str | None,
+) -> None:
+    if outputs is None:
+        argv = ["--url", DISTRIBUTION, *argv]
+    else:
+        path = tmp_path / "outputs.json"
+        path.write_text(
+            json.dumps({"url": DISTRIBUTION, "healthCheckUrl": f"{DISTRIBUTION}/health", **outputs})
+        )
+        argv = ["--stack-outputs", str(path), *argv]
+
+    config = smoke.parse_args(argv)
+
+    assert config.health_check_url == health_check_url
+    first_check, _ = smoke.checks_for(config)[0]
+    assert first_check == ("https-health" if health_check_url else "https-root")
 
 
 def test_reads_stack_outputs_from_stdin(
@@ -598,6 +847,28 @@ def test_https_stack_outputs_derive_the_plain_http_url(tmp_path: Path) -> None:
         (["--stack-outputs", "{outputs}"], "not json", "not JSON"),
         (["--stack-outputs", "{outputs}"], '["url"]', "not a JSON object"),
         (["--stack-outputs", "{outputs}/missing.json"], None, "No such file"),
+        (["--url", DISTRIBUTION, "--own-app"], None, "needs its health check URL"),
+        (["--url", DISTRIBUTION, "--health-check-url", OWN_HEALTH], None, "add --own-app"),
+        (
+            ["--url", DISTRIBUTION, "--own-app", "--health-check-url", "/health"],
+            None,
+            "expected https://HOST or http://HOST, got '/health'",
+        ),
+        (
+            ["--stack-outputs", "{outputs}"],
+            json.dumps({"url": DISTRIBUTION, "builtinService": False}),
+            "needs its health check URL",
+        ),
+        (
+            ["--stack-outputs", "{outputs}"],
+            json.dumps({"url": DISTRIBUTION, "builtinService": "false"}),
+            "`builtinService` is not true or false: 'false'",
+        ),
+        (
+            ["--stack-outputs", "{outputs}"],
+            json.dumps({"url": DISTRIBUTION, "builtinService": False, "healthCheckUrl": 1}),
+            "`healthCheckUrl` is not a string",
+        ),
     ],
 )
 def test_bad_usage_exits_2(
@@ -614,8 +885,9 @@ def test_bad_usage_exits_2(
         arg.replace("{outputs}", str(path if outputs is not None else tmp_path)) for arg in argv
     ]
 
+    # parse_args, not main: a validation that let bad usage through must not start the checks.
     with pytest.raises(SystemExit) as exit_info:
-        smoke.main(argv)
+        smoke.parse_args(argv)
 
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
