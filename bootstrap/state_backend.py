@@ -16,6 +16,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.private_bucket import block_public_access, deny_without_tls
+
 STATE_BACKEND = "cdn-alb-backend-bootstrap:state:StateBackend"
 ABORT_INCOMPLETE_UPLOADS_DAYS = 1
 KEY_DELETION_WINDOW_DAYS = 30  # the longest AWS allows: time to notice a mistaken deletion
@@ -30,19 +32,7 @@ class StateBackendArgs:
 
 
 def tls_only_policy(bucket_arn: str) -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "DenyWithoutTls",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [bucket_arn, f"{bucket_arn}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            }
-        ],
-    }
+    return {"Version": "2012-10-17", "Statement": [deny_without_tls(bucket_arn)]}
 
 
 class StateBackend(pulumi.ComponentResource):
@@ -97,15 +87,7 @@ class StateBackend(pulumi.ComponentResource):
     def _lock_down(self, bucket: aws.s3.Bucket) -> None:
         """No public access, no ACLs (the bucket owner owns every object), TLS only."""
         name, child = self._name, pulumi.ResourceOptions(parent=self)
-        public_access_block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access-block",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
+        public_access_block = block_public_access(name, bucket, child)
         aws.s3.BucketOwnershipControls(
             f"{name}-ownership",
             bucket=bucket.id,

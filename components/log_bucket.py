@@ -18,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import component_types
+from components.private_bucket import block_public_access, deny_without_tls
 
 ALB_LOG_PREFIX = "alb"  # the ALB adds "/AWSLogs/<account>/..." itself
 # CloudFront's standard logging (v2) writes under AWSLogs/<account>/CloudFront/ itself; the
@@ -63,14 +64,7 @@ def bucket_policy(
         "ArnLike": {"aws:SourceArn": f"arn:aws:logs:*:{account_id}:*"},
     }
     statements: list[dict[str, Any]] = [
-        {
-            "Sid": "DenyWithoutTls",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [bucket_arn, f"{bucket_arn}/*"],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        },
+        deny_without_tls(bucket_arn),
         {
             "Sid": "AlbAccessLogs",
             "Effect": "Allow",
@@ -134,15 +128,7 @@ class LogBucket(pulumi.ComponentResource):
         # force_destroy: a stack's logs go with the stack; otherwise `pulumi destroy` fails on
         # the first non-empty bucket. Copy logs out first if they must outlive it.
         bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=True, opts=child)
-        public_access_block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access-block",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
+        public_access_block = block_public_access(name, bucket, child)
         # ACLs off: the bucket owns every object, whoever writes it (FSBP S3.12).
         ownership = aws.s3.BucketOwnershipControls(
             f"{name}-ownership",
