@@ -113,9 +113,8 @@ class _ConfigReader:
         return not self._bad_keys.intersection(keys)
 
     def _reject(self, key: str, problem: str) -> None:
-        if key not in self._bad_keys:  # a key read for two components is reported once
-            self.problems.append(problem)
         self._bad_keys.add(key)
+        self.problems.append(problem)
 
     def _raw(self, key: str) -> str | None:
         value = self._config.get(key)
@@ -360,12 +359,14 @@ def load_settings() -> StackSettings:
     if not read.problems:
         read.problems.extend(_user_data_problems(backend))
     network = _read_network(read, region, backend)
+    # Read once: the log bucket's objects and the WAF's log group both keep logs this long.
+    log_retention_days = read.integer("logRetentionDays", 1, MAX_LOG_RETENTION_DAYS)
     settings = StackSettings(
         network=network,
         backend=backend,
         front_door=FrontDoorSettings(price_class=read.choice("priceClass", PriceClass)),
-        firewall=_read_firewall(read),
-        logs=_read_logs(read, region),
+        firewall=_read_firewall(read, log_retention_days),
+        logs=_read_logs(read, region, log_retention_days),
         domain=_read_domain(read),
         operations=_read_operations(read, region, backend, network),
     )
@@ -596,19 +597,18 @@ def _unreachable(app: AppSource, region: str, endpoints: set[str]) -> list[str]:
     return problems
 
 
-def _read_firewall(read: _ConfigReader) -> EdgeFirewallSettings | None:
+def _read_firewall(read: _ConfigReader, log_retention_days: int) -> EdgeFirewallSettings | None:
     waf_enabled = read.boolean("wafEnabled")
     settings = EdgeFirewallSettings(
         rate_limit=read.integer("wafRateLimit", MIN_RATE_LIMIT, MAX_RATE_LIMIT),
-        log_retention_days=read.integer("logRetentionDays", 1, MAX_LOG_RETENTION_DAYS),
+        log_retention_days=log_retention_days,
         log_all_requests=read.boolean("wafLogAllRequests"),
     )
     return settings if waf_enabled else None
 
 
-def _read_logs(read: _ConfigReader, region: str) -> LogBucketSettings | None:
+def _read_logs(read: _ConfigReader, region: str, retention_days: int) -> LogBucketSettings | None:
     access_logs = read.boolean("accessLogs")
-    retention_days = read.integer("logRetentionDays", 1, MAX_LOG_RETENTION_DAYS)
     flow_logs = read.boolean("flowLogs")
     if read.valid("accessLogs", "flowLogs") and flow_logs and not access_logs:
         read.problems.append(
