@@ -8,7 +8,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.backend.app_access import ECR_LOGIN_ACTION, app_read_policy
+from components.backend.app_access import ECR_LOGIN_ACTION, app_read_policy, reads_anything
 from components.backend.app_source import (
     AppSource,
     ContainerImage,
@@ -103,3 +103,4 @@ def test_an_app_that_reads_nothing_gets_no_policy(app: AppSource) -> None:
     reads_something = bool(app.secrets) or (app.image is not None and app.image.ecr is not None)
 
     assert (app_read_policy(app, REGION, ACCOUNT) is not None) is reads_something
+    assert reads_anything(app) is reads_something

@@ -21,7 +21,7 @@ import pulumi_random as random
 
 from components import component_types
 from components.alb_origin import AlbOrigin, OriginAccess, OriginHeader, VpcOriginTarget
-from components.backend.app_access import app_read_policy
+from components.backend.app_access import app_read_policy, reads_anything
 from components.backend.app_source import AppSource
 from components.backend.user_data import user_data
 from components.dashboard import CpuCredits
@@ -512,7 +512,7 @@ class LoadBalancedBackend(pulumi.ComponentResource):
 
     def _app_read_policy(self, settings: BackendSettings) -> pulumi.Output[str] | None:
         """The app's image and secrets, by exact ARN (see app_access.py); None: nothing to read."""
-        if app_read_policy(settings.app, settings.region, "0" * 12) is None:
+        if not reads_anything(settings.app):  # no policy, and no account lookup
             return None
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         return account.account_id.apply(

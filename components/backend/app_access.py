@@ -20,6 +20,11 @@ ECR_PULL_ACTIONS = [
 ECR_LOGIN_ACTION = "ecr:GetAuthorizationToken"  # AWS accepts only "*" as its resource
 
 
+def reads_anything(app: AppSource) -> bool:
+    """Whether the instances read anything for the app: a private ECR image, or secrets."""
+    return bool(app.secrets) or (app.image is not None and app.image.ecr is not None)
+
+
 def app_read_policy(app: AppSource, region: str, account_id: str) -> dict[str, Any] | None:
     """The role's policy for the app's image and secrets; None when the app reads neither.
 
