@@ -15,9 +15,14 @@ import pulumi
 import pulumi_aws as aws
 
 from components import component_types
-from components.dashboard import CpuCredits, DashboardTargets, dashboard_body, dashboard_url
+from components.dashboard import (
+    CLOUDFRONT_METRICS_REGION,
+    CpuCredits,
+    DashboardTargets,
+    dashboard_body,
+    dashboard_url,
+)
 
-CLOUDFRONT_METRICS_REGION = "us-east-1"  # CloudFront publishes its metrics only there
 HOST_CHECK_PERIOD_SECONDS = 60
 ERROR_PERIOD_SECONDS = 300
 
