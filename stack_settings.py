@@ -49,11 +49,15 @@ from components.network import (
     LARGEST_VPC_PREFIX,
     MAX_AZ_COUNT,
     MIN_AZ_COUNT,
+    POSITION_LARGEST_VPC_PREFIX,
     SMALLEST_SUBNET_PREFIX,
     SMALLEST_VPC_PREFIX,
-    SUBNET_SLOTS,
+    ZONE_SLOTS,
+    AvailabilityZone,
     NatGateways,
     NetworkSettings,
+    SubnetLayout,
+    has_zone_slot,
 )
 from components.operations import OperationsSettings
 
@@ -190,27 +194,22 @@ def _is_usable_vpc_cidr(value: str) -> bool:
         network = ipaddress.IPv4Network(value, strict=True)
     except ValueError:
         return False
-    return SMALLEST_VPC_PREFIX <= network.prefixlen <= LARGEST_VPC_PREFIX and any(
+    return SMALLEST_VPC_PREFIX <= network.prefixlen <= POSITION_LARGEST_VPC_PREFIX and any(
         network.subnet_of(private) for private in PRIVATE_RANGES
     )
 
 
 VPC_CIDR_RULE = (
     f"use an IPv4 network in a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16), "
-    f"/{SMALLEST_VPC_PREFIX} to /{LARGEST_VPC_PREFIX}, without host bits, e.g. 10.0.0.0/16 "
-    f"(it is split into {SUBNET_SLOTS} subnets of at least /{SMALLEST_SUBNET_PREFIX}: "
-    f"a public and a private one for up to {MAX_AZ_COUNT} zones)"
+    f"/{SMALLEST_VPC_PREFIX} to /{LARGEST_VPC_PREFIX} (/{POSITION_LARGEST_VPC_PREFIX} with "
+    f"subnetLayout position), without host bits, e.g. 10.0.0.0/16 "
+    f"(each zone's public and private subnet take slots of their own, at least "
+    f"/{SMALLEST_SUBNET_PREFIX})"
 )
 
 
-@dataclass(frozen=True)
-class AvailabilityZone:
-    name: str  # e.g. us-east-1a: this account's label, mapped to a different zone per account
-    id: str  # e.g. use1-az1: the physical zone, the same in every account
-
-
 def usable_availability_zones() -> list[AvailabilityZone]:
-    """The region's zones that are up and need no opt-in (Local/Wavelength zones do), by name."""
+    """The region's zones that are up and need no opt-in (Local/Wavelength zones do), by id."""
     zones = aws.get_availability_zones(
         state="available",
         filters=[
@@ -222,7 +221,7 @@ def usable_availability_zones() -> list[AvailabilityZone]:
             AvailabilityZone(name, id_)
             for name, id_ in zip(zones.names, zones.zone_ids, strict=True)
         ),
-        key=lambda zone: zone.name,
+        key=lambda zone: (zone.number, zone.id) if has_zone_slot(zone.id) else (0, zone.id),
     )
 
 
@@ -250,33 +249,48 @@ def _describe(zones: list[AvailabilityZone]) -> str:
 def choose_zones(
     region: str,
     az_count: int,
+    *,
+    pinned: list[str],
     instance_type: str | None,
     origin_access: OriginAccess,
     problems: list[str],
 ) -> list[AvailabilityZone]:
-    """The first `az_count` zones, by name, that can run the stack.
+    """The stack's zones: those named in availabilityZones, in that order, or else the first
+    `az_count` zones by zone id that can run the stack.
 
     A zone qualifies when it offers the instance type (the Auto Scaling group fails on a zone
-    that does not) and, for a VPC origin, when CloudFront supports VPC origins there. The
-    choice depends only on these facts, so it is the same at every run; the subnets of the
-    chosen zones take the layout's slots in this order (see `subnet_layout`).
-    `instance_type` None: the type is invalid, so only the zone count is checked.
+    that does not) and, for a VPC origin, when CloudFront supports VPC origins there. Pinned
+    zones are checked, never replaced: the automatic choice follows what AWS offers today, so a
+    stack that must never move names its zones. `instance_type` None: the type is invalid, so
+    only the zones themselves are checked.
     """
     zones = usable_availability_zones()
-    if az_count > len(zones):
+    if pinned:
+        candidates = _pinned_zones(region, az_count, pinned, zones, problems)
+    elif az_count > len(zones):
         problems.append(
             f"azCount ({az_count}) is more than the {len(zones)} zones {region} offers "
             f"({', '.join(zone.name for zone in zones)})"
         )
         return zones
-    if instance_type is None:
-        return zones[:az_count]
+    else:
+        candidates = zones
+    if instance_type is None or not candidates:
+        return candidates[:az_count]
     offered = zone_ids_offering(instance_type)
     qualifying = [zone for zone in zones if zone.id in offered]
     needs = f"offer instanceType {instance_type!r}"
     if origin_access is OriginAccess.VPC_ORIGIN:
         qualifying = [z for z in qualifying if z.id not in VPC_ORIGIN_UNAVAILABLE_ZONE_IDS]
         needs += " and support CloudFront VPC origins (originAccess vpcOrigin)"
+    if pinned:
+        if unfit := [zone for zone in candidates if zone not in qualifying]:
+            problems.append(
+                f"availabilityZones {pinned} names {_describe(unfit)}, which do not {needs}; "
+                f"zones of {region} that do: {_describe(qualifying)}. Name those, or choose "
+                "another instanceType"
+            )
+        return candidates
     if len(qualifying) < az_count:
         problems.append(
             f"azCount ({az_count}) needs {az_count} zones that {needs}; {region} has "
@@ -284,6 +298,33 @@ def choose_zones(
             "instanceType"
         )
     return qualifying[:az_count]
+
+
+def _pinned_zones(
+    region: str,
+    az_count: int,
+    pinned: list[str],
+    zones: list[AvailabilityZone],
+    problems: list[str],
+) -> list[AvailabilityZone]:
+    """The zones availabilityZones names, or [] with a problem for each way the list is wrong."""
+    by_id = {zone.id: zone for zone in zones}
+    if unknown := [zone_id for zone_id in pinned if zone_id not in by_id]:
+        what = "is not a zone id" if len(unknown) == 1 else "are not zone ids"
+        problems.append(
+            f"availabilityZones {pinned}: {', '.join(unknown)} {what} of {region} "
+            f"that needs no opt-in; its zones are {_describe(zones)}"
+        )
+        return []
+    if len(set(pinned)) != len(pinned):
+        problems.append(f"availabilityZones {pinned} names a zone twice")
+        return []
+    if len(pinned) != az_count:
+        problems.append(
+            f"availabilityZones names {len(pinned)} zones but azCount is {az_count}: set "
+            f"azCount to {len(pinned)}"
+        )
+    return [by_id[zone_id] for zone_id in pinned]
 
 
 def _architecture(region: str, instance_type: str, problems: list[str]) -> str:
@@ -533,18 +574,40 @@ def _read_rollout_checkpoints(read: _ConfigReader) -> tuple[int, ...]:
 def _read_network(read: _ConfigReader, region: str, backend: BackendSettings) -> NetworkSettings:
     vpc_cidr = read.text("vpcCidr", _is_usable_vpc_cidr, VPC_CIDR_RULE)
     az_count = read.integer("azCount", MIN_AZ_COUNT, MAX_AZ_COUNT)
+    pinned = read.strings("availabilityZones", "[use1-az1, use1-az2]")
+    layout = read.choice("subnetLayout", SubnetLayout)
     nat_gateways = read.choice("natGateways", NatGateways)
+    if (
+        read.valid("vpcCidr", "subnetLayout")
+        and layout is SubnetLayout.ZONE_ID
+        and ipaddress.IPv4Network(vpc_cidr).prefixlen > LARGEST_VPC_PREFIX
+    ):
+        read.problems.append(f"vpcCidr {vpc_cidr!r} is invalid: {VPC_CIDR_RULE}")
     zones = (
         choose_zones(
             region,
             az_count,
-            backend.instance_type if backend.architecture else None,  # None: type is invalid
-            backend.origin_access,
-            read.problems,
+            pinned=pinned,
+            # None: the type is invalid
+            instance_type=backend.instance_type if backend.architecture else None,
+            origin_access=backend.origin_access,
+            problems=read.problems,
         )
-        if region and read.valid("azCount")
+        if region and read.valid("azCount", "availabilityZones")
         else []
     )
+    if layout is SubnetLayout.POSITION and not pinned and read.valid("availabilityZones"):
+        read.problems.append(
+            "subnetLayout position numbers subnets by their zone's place in availabilityZones: "
+            "name the stack's zone ids there, in the order of their zone names"
+        )
+    elif layout is SubnetLayout.ZONE_ID and (
+        unslotted := [zone.id for zone in zones if not has_zone_slot(zone.id)]
+    ):
+        read.problems.append(
+            f"zones {', '.join(unslotted)} have no subnet slot (zone ids up to az{ZONE_SLOTS} "
+            "have one): name other zones in availabilityZones"
+        )
     endpoints = read.strings("vpcEndpoints", "[ecr.api, ecr.dkr]")
     unknown = [e for e in endpoints if e not in INTERFACE_ENDPOINT_SERVICES]
     if unknown or len(set(endpoints)) != len(endpoints):
@@ -557,10 +620,11 @@ def _read_network(read: _ConfigReader, region: str, backend: BackendSettings) ->
         read.problems.extend(_unreachable(backend.app, region, set(endpoints)))
     return NetworkSettings(
         vpc_cidr=vpc_cidr,
-        availability_zones=tuple(zone.name for zone in zones),
+        availability_zones=tuple(zones),
         nat_gateways=nat_gateways,
         region=region,
         interface_endpoints=tuple(endpoints),
+        subnet_layout=layout,
     )
 
 
