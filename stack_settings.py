@@ -399,6 +399,9 @@ def load_settings() -> StackSettings:
     backend = _read_backend(read, region, instance_tags)
     if not read.problems:
         read.problems.extend(_user_data_problems(backend))
+        backend = replace(
+            backend, machine_image_root_device=_machine_image_root_device(backend, read.problems)
+        )
     network = _read_network(read, region, backend)
     # Read once: the log bucket's objects and the WAF's log group both keep logs this long.
     log_retention_days = read.integer("logRetentionDays", 1, MAX_LOG_RETENTION_DAYS)
@@ -420,6 +423,37 @@ def load_settings() -> StackSettings:
     if read.problems:
         raise SettingsError(read.problems)
     return settings
+
+
+def machine_image_facts(image_id: str) -> tuple[str, str]:
+    """A literal AMI's CPU architecture and root device name, as EC2 describes the image."""
+    image = aws.ec2.get_ami(
+        filters=[aws.ec2.GetAmiFilterArgs(name="image-id", values=[image_id])],
+        include_deprecated=True,
+    )
+    return image.architecture, image.root_device_name
+
+
+def _machine_image_root_device(backend: BackendSettings, problems: list[str]) -> str:
+    """A literal machineImage's root device, once it is known to exist and fit the type."""
+    image_id = backend.app.machine_image
+    if not image_id or image_id.startswith("resolve:ssm:"):
+        return ""
+    try:
+        architecture, root_device = machine_image_facts(image_id)
+    except Exception:  # noqa: BLE001 - the SDK raises a bare Exception
+        problems.append(
+            f"machineImage {image_id!r} is not an image this account can launch in "
+            f"{backend.region}: copy or share it to the region, or name another"
+        )
+        return ""
+    if architecture != backend.architecture:
+        problems.append(
+            f"machineImage {image_id!r} is an {architecture} image, but instanceType "
+            f"{backend.instance_type!r} runs {backend.architecture}: build the image for "
+            f"{backend.architecture}, or choose an {architecture} instance type"
+        )
+    return root_device
 
 
 def _read_aws(problems: list[str]) -> tuple[str, dict[str, str]]:
@@ -476,6 +510,7 @@ def _read_backend(
         instance_connect=read.boolean("instanceConnect"),
         region=region,
         cpu_credits=_read_cpu_credits(read, instance_type),
+        aws_profile=pulumi.Config("aws").get("profile"),
     )
 
 

@@ -477,6 +477,29 @@ RESOURCE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
         READ_ELB_TAGS,
     ),
     # ------------------------------------------------------------------------- Auto Scaling
+    # components/backend/rollout.py: boto3 calls made during `pulumi up`.
+    "pulumi-python:dynamic/backend:Rollout": (
+        allow(
+            AUTO_SCALING_GROUP,
+            "autoscaling:StartInstanceRefresh",
+            why="the rollout's instance refresh, to the new launch template version",
+        ),
+        allow(
+            READ_ANYWHERE,
+            "autoscaling:DescribeAutoScalingGroups",
+            "autoscaling:DescribeInstanceRefreshes",
+            why="the group's launch template, and the refresh it waits for",
+        ),
+        allow(
+            ALARMS,
+            "cloudwatch:DescribeAlarms",
+            why="StartInstanceRefresh reads the alarms of its AlarmSpecification",
+        ),
+    ),
+    "pulumi-python:dynamic/backend:MachineImage": (
+        allow(AMI_PARAMETERS, "ssm:GetParameter", why="the AMI id an image parameter names"),
+        allow(READ_ANYWHERE, "ec2:DescribeImages", why="the image's root device"),
+    ),
     "aws:autoscaling/group:Group": (
         allow(
             AUTO_SCALING_GROUP,
@@ -806,6 +829,7 @@ INVOKE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
         allow(READ_ANYWHERE, "ec2:DescribeAvailabilityZones"),
     ),
     "aws:ec2/getInstanceType:getInstanceType": (allow(READ_ANYWHERE, "ec2:DescribeInstanceTypes"),),
+    "aws:ec2/getAmi:getAmi": (allow(READ_ANYWHERE, "ec2:DescribeImages"),),
     "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": (
         allow(READ_ANYWHERE, "ec2:DescribeInstanceTypeOfferings"),
     ),

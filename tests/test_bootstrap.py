@@ -384,6 +384,10 @@ SERVICES = {
 
 
 def iam_service(type_: str) -> str:
+    """The IAM service of a resource type's actions; "" for the program's own boto3 resources,
+    whose every action says why it is needed."""
+    if type_.startswith("pulumi-python:dynamic"):
+        return ""
     module = type_.split(":")[1].split("/", maxsplit=1)[0]
     return "logs" if type_.startswith("aws:cloudwatch/log") else SERVICES[module]
 
