@@ -62,6 +62,10 @@ from components.network import (
 from components.operations import OperationsSettings
 
 MAX_INSTANCES = 100  # A guard against typos such as 1000; raise it knowingly.
+MIN_CONTAINER_MEMORY_MIB = 1024  # Docker's install and daemon beside the app (see below)
+# Image parameters the CI deploy role may read (bootstrap/policies.py): AWS's public ones and
+# the project's own.
+IMAGE_PARAMETER_PREFIXES = ("/aws/service/", "/cdn-alb-backend/")
 MAX_LOG_RETENTION_DAYS = 3650
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
 INSTANCE_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
@@ -327,6 +331,26 @@ def _pinned_zones(
     return [by_id[zone_id] for zone_id in pinned]
 
 
+def instance_memory_mib(instance_type: str) -> int:
+    """The memory EC2 reports for an instance type, in MiB."""
+    return int(aws.ec2.get_instance_type(instance_type=instance_type).memory_size)
+
+
+def _container_memory_problems(backend: BackendSettings) -> list[str]:
+    """Docker on Amazon Linux needs about 1 GiB: on less, `dnf install docker` is killed for
+    memory, the instance never serves, and the group replaces it in a loop."""
+    if backend.app.image is None:
+        return []
+    memory = instance_memory_mib(backend.instance_type)
+    if memory >= MIN_CONTAINER_MEMORY_MIB:
+        return []
+    family = backend.instance_type.split(".", maxsplit=1)[0]
+    return [
+        f"appImage needs an instance type with at least 1 GiB of memory; instanceType "
+        f"{backend.instance_type!r} has {memory} MiB: use {family}.micro or larger"
+    ]
+
+
 def _architecture(region: str, instance_type: str, problems: list[str]) -> str:
     try:
         architectures = instance_architectures(instance_type)
@@ -399,6 +423,7 @@ def load_settings() -> StackSettings:
     backend = _read_backend(read, region, instance_tags)
     if not read.problems:
         read.problems.extend(_user_data_problems(backend))
+        read.problems.extend(_container_memory_problems(backend))
         backend = replace(
             backend, machine_image_root_device=_machine_image_root_device(backend, read.problems)
         )
@@ -524,7 +549,19 @@ def _read_app(read: _ConfigReader) -> AppSource:
     """What the instances run; every problem of the app's keys, and how they combine."""
     image, problems = parse_image(read.text("appImage", lambda _: True, ""))
     machine_image = read.text("machineImage", lambda _: True, "")
-    problems += machine_image_problems(machine_image)
+    image_problems = machine_image_problems(machine_image)
+    problems += image_problems
+    parameter = machine_image.removeprefix("resolve:ssm:")
+    if (
+        parameter != machine_image
+        and not image_problems
+        and not parameter.startswith(IMAGE_PARAMETER_PREFIXES)
+    ):
+        problems.append(
+            f"machineImage {machine_image!r}: the deploy role reads image parameters under "
+            f"{' or '.join(IMAGE_PARAMETER_PREFIXES)} only: store yours as "
+            f"resolve:ssm:/cdn-alb-backend/{parameter.lstrip('/')}"
+        )
     environment, environment_problems = parse_environment(
         read.strings("appEnvironment", "[LOG_LEVEL=info]")
     )
@@ -685,6 +722,14 @@ def _unreachable(app: AppSource, region: str, endpoints: set[str]) -> list[str]:
                 f"appImage {app.image.reference!r} is pulled from private ECR, and natGateways "
                 f"none leaves no path to it: add {', '.join(sorted(missing))} to vpcEndpoints "
                 f"(about $7.30 a month each per zone), or {fix}"
+            )
+    for secret in app.secrets:
+        secret_region = secret.name.split(":")[3] if secret.name.startswith("arn:") else region
+        if secret_region != region:
+            problems.append(
+                f"appSecrets {secret.variable} is in {secret_region}, but the stack's "
+                f"secretsmanager endpoint answers for {region} only, so with natGateways none "
+                f"the fetch never ends: replicate the secret to {region}, or {fix}"
             )
     needed = {SecretStore.SSM_PARAMETER: "ssm", SecretStore.SECRETS_MANAGER: "secretsmanager"}
     for store in sorted({secret.store for secret in app.secrets}):

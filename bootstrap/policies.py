@@ -126,9 +126,14 @@ EC2_DELETE_TAGGED = Scope(
     (ACCOUNT_EC2,),
     {"StringEquals": {"aws:ResourceTag/Project": "{project_tag}"}},
 )
+# AWS's public image parameters (Amazon Linux and others), and a stack's own machineImage
+# parameter, which stack_settings.py requires under /cdn-alb-backend/.
 AMI_PARAMETERS = Scope(
-    "AmazonLinuxImageParameters",
-    ("arn:{partition}:ssm:*:*:parameter/aws/service/ami-amazon-linux-latest/*",),
+    "ImageParameters",
+    (
+        "arn:{partition}:ssm:*:*:parameter/aws/service/*",
+        f"arn:{{partition}}:ssm:*:{{account}}:parameter/{MAIN_PROJECT}/*",
+    ),
 )
 LOAD_BALANCER = Scope(
     "LoadBalancer",

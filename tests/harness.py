@@ -238,6 +238,16 @@ INSTANCE_FAMILY_ARCHITECTURES = {
 }
 
 
+# What DescribeInstanceTypes reports as MemoryInfo.SizeInMiB for the general-purpose sizes.
+INSTANCE_SIZE_MEMORY_MIB = {
+    "nano": 512,
+    "micro": 1024,
+    "small": 2048,
+    "medium": 4096,
+    "large": 8192,
+}
+
+
 # An invoke's answer: its result, or ({}, [(property, reason)]) for a failure as AWS reports it.
 Answer = dict[str, Any] | tuple[dict[str, Any], list[tuple[str, str]]]
 
@@ -250,6 +260,7 @@ def _instance_type(args: dict[str, Any]) -> Answer:
     return {
         "instanceType": instance_type,
         "supportedArchitectures": INSTANCE_FAMILY_ARCHITECTURES[family],
+        "memorySize": INSTANCE_SIZE_MEMORY_MIB.get(instance_type.split(".")[1], 16384),
         "id": instance_type,
     }
 

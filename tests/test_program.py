@@ -379,6 +379,7 @@ def test_every_shipped_stack_gives_on_call_a_shell(stack_file: str) -> None:
 
 ECR_REPOSITORY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/orders-api"
 APP_STACK = {
+    "instanceType": "t4g.micro",  # Docker needs 1 GiB
     "appImage": f"{ECR_REPOSITORY}:1.4.2",
     "appEnvironment": '["LOG_LEVEL=info"]',
     "appSecrets": '["DB_PASSWORD=ssm:/orders/db-password"]',
