@@ -70,6 +70,7 @@ MAX_LOG_RETENTION_DAYS = 3650
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
 INSTANCE_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 # Plain path characters only: the path also lands on the service's systemd command line.
+IAM_POLICY_NAME_PATTERN = re.compile(r"^[\w+=,.@-]{1,128}$", re.ASCII)
 HEALTH_CHECK_PATH_PATTERN = re.compile(r"^/[A-Za-z0-9._~/-]{0,254}$")
 PRIVATE_RANGES = tuple(
     ipaddress.IPv4Network(cidr) for cidr in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
@@ -536,6 +537,12 @@ def _read_backend(
         region=region,
         cpu_credits=_read_cpu_credits(read, instance_type),
         aws_profile=pulumi.Config("aws").get("profile"),
+        instance_role_boundary=read.text(
+            "instanceRoleBoundary",
+            lambda value: value == "" or bool(IAM_POLICY_NAME_PATTERN.fullmatch(value)),
+            "name an IAM managed policy of this account (letters, digits and +=,.@-_, at most "
+            "128), e.g. cdn-alb-backend-instance-boundary, or leave it empty",
+        ),
     )
 
 
@@ -780,17 +787,10 @@ def _read_domain(read: _ConfigReader) -> DomainSettings | None:
     )
 
 
-def _shell_command(backend: BackendSettings, network: NetworkSettings) -> str:
+def _shell_command(backend: BackendSettings) -> str:
     """How on-call opens a shell on an instance in this stack, for the alarms' runbooks."""
     if backend.instance_connect:
         return "aws ec2-instance-connect ssh --instance-id <id> --connection-type eice"
-    ssm_reachable = network.nat_gateways is not NatGateways.NONE or {
-        "ssm",
-        "ssmmessages",
-        "ec2messages",
-    } <= set(network.interface_endpoints)
-    if ssm_reachable:
-        return "aws ssm start-session --target <id>"
     return "no shell path in this stack: set instanceConnect true"
 
 
@@ -804,7 +804,7 @@ def _read_operations(
     )
     return OperationsSettings(
         region=region,
-        shell_command=_shell_command(backend, network),
+        shell_command=_shell_command(backend),
         service_unit="backend" if backend.app.builtin else "app",
         alarm_email=alarm_email or None,
         target_5xx_threshold=read.integer("alarmTarget5xxCount", 1, 1_000_000),

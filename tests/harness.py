@@ -201,6 +201,7 @@ IMAGE_PARAMETER_AMIS = {
     AL2023_IMAGE_PARAMETERS["x86_64"]: "ami-08192a3b4c5d6e7f8",
 }
 AMI_TOKEN = "aws:ec2/getAmi:getAmi"
+PARTITION_TOKEN = "aws:index/getPartition:getPartition"
 # Images the mocks describe: id -> (architecture, root device). Ubuntu and RHEL boot /dev/sda1.
 MACHINE_IMAGES = {
     "ami-0123456789abcdef0": ("arm64", "/dev/xvda"),
@@ -350,6 +351,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
             ZONE_TOKEN: _hosted_zone,
             SECURITY_GROUP_TOKEN: _security_group,
             AMI_TOKEN: _ami,
+            PARTITION_TOKEN: lambda _: {
+                "partition": "aws",
+                "dnsSuffix": "amazonaws.com",
+                "id": "aws",
+            },
             CALLER_IDENTITY_TOKEN: lambda _: {
                 "accountId": ACCOUNT_ID,
                 "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/deployer",

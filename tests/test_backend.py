@@ -372,9 +372,8 @@ def test_instances_and_volumes_are_tagged(run: Run) -> None:
     ]
 
 
-def test_instance_role_allows_only_systems_manager(run: Run) -> None:
+def test_instance_role_has_no_managed_policy(run: Run) -> None:
     role = run.one("aws:iam/role:Role")
-    attachment = run.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
     profile = run.one("aws:iam/instanceProfile:InstanceProfile")
     template = run.one("aws:ec2/launchTemplate:LaunchTemplate")
 
@@ -388,10 +387,9 @@ def test_instance_role_allows_only_systems_manager(run: Run) -> None:
             }
         ],
     }
-    assert attachment.inputs == {
-        "role": role.outputs["name"],
-        "policyArn": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
-    }
+    # No managed policy: AmazonSSMManagedInstanceCore alone reads every SSM parameter.
+    assert run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") == []
+    assert "permissionsBoundary" not in role.inputs
     assert run.of_type("aws:iam/rolePolicy:RolePolicy") == []
     assert profile.inputs["role"] == role.outputs["name"]
     assert template.inputs["iamInstanceProfile"] == {"arn": profile.outputs["arn"]}
@@ -760,3 +758,13 @@ def test_no_ssh_path_without_instance_connect(run: Run) -> None:
     eice = "aws:ec2transitgateway/instanceConnectEndpoint:InstanceConnectEndpoint"
     assert run.of_type(eice) == []
     assert [r for r in run.resources if r.inputs.get("fromPort") == 22] == []
+
+
+def test_a_named_boundary_caps_the_instance_role() -> None:
+    """The CI deploy role may create the role only under the boundary bootstrap/ owns."""
+    run = build(instance_role_boundary="cdn-alb-backend-instance-boundary")
+    role = run.one("aws:iam/role:Role")
+
+    assert role.inputs["permissionsBoundary"] == (
+        "arn:aws:iam::123456789012:policy/cdn-alb-backend-instance-boundary"
+    )

@@ -95,6 +95,7 @@ class BackendSettings:
     # whose root device is read when the image is resolved at deploy time.
     machine_image_root_device: str = ""
     aws_profile: str | None = None  # aws:profile, for the rollout's own AWS calls
+    instance_role_boundary: str = ""  # a managed policy's name; "": no permissions boundary
 
     @property
     def internal_alb(self) -> bool:
@@ -514,7 +515,10 @@ class LoadBalancedBackend(pulumi.ComponentResource):
         name, child = self._name, self._child
         role = aws.iam.Role(
             f"{name}-instance-role",
-            description="Backend instances: Systems Manager only",
+            # Exactly the app's image and secrets (app_access.py), nothing else: no managed
+            # policy, whose reads reach every parameter (Instance Connect is the shell path).
+            description="Backend instances: the app's image and secrets only",
+            permissions_boundary=self._boundary_arn(settings),
             assume_role_policy=json.dumps(
                 {
                     "Version": "2012-10-17",
@@ -529,16 +533,25 @@ class LoadBalancedBackend(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        # Session Manager instead of SSH: no key pairs, no inbound port, every session audited.
-        aws.iam.RolePolicyAttachment(
-            f"{name}-instance-ssm",
-            role=role.name,
-            policy_arn=aws.iam.ManagedPolicy.AMAZON_SSM_MANAGED_INSTANCE_CORE,
-            opts=child,
-        )
         if app_reads := self._app_read_policy(settings):
             aws.iam.RolePolicy(f"{name}-instance-app", role=role.id, policy=app_reads, opts=child)
         return aws.iam.InstanceProfile(f"{name}-instance-profile", role=role.name, opts=child)
+
+    def _boundary_arn(self, settings: BackendSettings) -> pulumi.Output[str] | None:
+        """The permissions boundary bootstrap/ owns, which the CI deploy role requires on
+        every role it creates (instanceRoleBoundary); None: no boundary."""
+        if not settings.instance_role_boundary:
+            return None
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        return pulumi.Output.concat(
+            "arn:",
+            partition.partition,
+            ":iam::",
+            account.account_id,
+            ":policy/",
+            settings.instance_role_boundary,
+        )
 
     def _app_read_policy(self, settings: BackendSettings) -> pulumi.Output[str] | None:
         """The app's image and secrets, by exact ARN (see app_access.py); None: nothing to read."""
