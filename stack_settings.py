@@ -537,6 +537,7 @@ def _read_backend(
         region=region,
         cpu_credits=_read_cpu_credits(read, instance_type),
         aws_profile=pulumi.Config("aws").get("profile"),
+        origin_secret_version=read.integer("originSecretVersion", 1, 1_000_000),
         instance_role_boundary=read.text(
             "instanceRoleBoundary",
             lambda value: value == "" or bool(IAM_POLICY_NAME_PATTERN.fullmatch(value)),

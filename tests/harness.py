@@ -200,6 +200,7 @@ IMAGE_PARAMETER_AMIS = {
     AL2023_IMAGE_PARAMETERS["arm64"]: "ami-0a1b2c3d4e5f60718",
     AL2023_IMAGE_PARAMETERS["x86_64"]: "ami-08192a3b4c5d6e7f8",
 }
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 AMI_TOKEN = "aws:ec2/getAmi:getAmi"
 PARTITION_TOKEN = "aws:index/getPartition:getPartition"
 # Images the mocks describe: id -> (architecture, root device). Ubuntu and RHEL boot /dev/sda1.

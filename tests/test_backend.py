@@ -27,6 +27,7 @@ from tests.harness import (
     IMAGE_PARAMETER_AMIS,
     MACHINE_IMAGE_TYPE,
     PREFIX_LIST_TOKEN,
+    RANDOM_PASSWORD,
     ROLLOUT_TYPE,
     Resource,
     Run,
@@ -168,6 +169,19 @@ def test_only_requests_carrying_the_origin_secret_reach_the_targets(run: Run) ->
             "type": "forward",
             "targetGroupArn": run.one("aws:lb/targetGroup:TargetGroup").outputs["arn"],
         }
+    ]
+
+
+def test_a_rotation_accepts_the_new_secret_and_the_previous_one() -> None:
+    run = build(origin_secret_version=3)
+    secrets = {r.name: r.outputs["result"] for r in run.of_type(RANDOM_PASSWORD)}
+    [condition] = unwrap_secret(run.one("aws:lb/listenerRule:ListenerRule").inputs["conditions"])
+
+    # Version 1 kept the name it had before versions; 3 and 2 are live, 1 is gone.
+    assert sorted(secrets) == ["backend-origin-secret-v2", "backend-origin-secret-v3"]
+    assert condition["httpHeader"]["values"] == [
+        secrets["backend-origin-secret-v3"],
+        secrets["backend-origin-secret-v2"],
     ]
 
 

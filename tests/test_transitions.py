@@ -72,6 +72,7 @@ CHANGES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "minSize": ({}, {"minSize": 3, "desiredCapacity": 3}),
     "maxSize": ({}, {"maxSize": 9}),
     "instanceConnect off": ({}, {"instanceConnect": False}),
+    "originSecretVersion": ({}, {"originSecretVersion": 2}),
 }
 
 
@@ -162,3 +163,16 @@ def test_the_plan_sees_what_the_old_program_got_wrong() -> None:
     endpoint = moved.after.by_urn(eice)
     object.__setattr__(endpoint, "delete_before_replace", False)
     assert any("backend-eice is created while" in c for c in moved.conflicts())
+
+
+def test_a_secret_rotation_reaches_cloudfront_only_after_the_alb_accepts_it() -> None:
+    result = plan_of("originSecretVersion")
+    rule = next(r for r in result.after.resources if r.name == "backend-from-cloudfront")
+    distribution = next(r for r in result.after.resources if r.name == "front-door-distribution")
+
+    assert result.replaced == {}
+    assert result.names(result.added) == ["backend-origin-secret-v2"]
+    assert result.names(result.updated) == ["backend-from-cloudfront", "front-door-distribution"]
+    assert rule.urn in distribution.dependencies  # Pulumi updates the rule first
+    new_secret = next(r for r in result.after.resources if r.name == "backend-origin-secret-v2")
+    assert new_secret.outputs["result"] in json.dumps(distribution.inputs["origins"])

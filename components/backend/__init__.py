@@ -96,6 +96,7 @@ class BackendSettings:
     machine_image_root_device: str = ""
     aws_profile: str | None = None  # aws:profile, for the rollout's own AWS calls
     instance_role_boundary: str = ""  # a managed policy's name; "": no permissions boundary
+    origin_secret_version: int = 1  # a new number rotates the origin secret
 
     @property
     def internal_alb(self) -> bool:
@@ -136,7 +137,7 @@ class LoadBalancedBackend(pulumi.ComponentResource):
         super().__init__(component_types.LOAD_BALANCED_BACKEND, name, None, opts)
         self._name = name
         self._child = pulumi.ResourceOptions(parent=self)
-        settings = args.settings
+        self._settings = settings = args.settings
 
         alb_group, instance_group = self._security_groups(args)
         self._alb_group = alb_group
@@ -318,14 +319,10 @@ class LoadBalancedBackend(pulumi.ComponentResource):
             ],
             opts=self._child,
         )
-        # Letters and digits only: ALB header conditions treat * and ? as wildcards.
-        origin_secret = random.RandomPassword(
-            f"{self._name}-origin-secret",
-            length=ORIGIN_SECRET_LENGTH,
-            special=False,
-            opts=self._child,
-        )
-        secret_value = pulumi.Output.secret(origin_secret.result)
+        # Rotation without a 403: while CloudFront's edges move to the new value (5-15 min),
+        # the rule accepts it and the one before.
+        version = self._settings.origin_secret_version
+        accepted = [self._origin_secret(v) for v in (version, version - 1) if v >= 1]
         forward_rule = aws.lb.ListenerRule(
             f"{self._name}-from-cloudfront",
             listener_arn=listener.arn,
@@ -333,7 +330,7 @@ class LoadBalancedBackend(pulumi.ComponentResource):
             conditions=[
                 aws.lb.ListenerRuleConditionArgs(
                     http_header=aws.lb.ListenerRuleConditionHttpHeaderArgs(
-                        http_header_name=ORIGIN_VERIFY_HEADER, values=[secret_value]
+                        http_header_name=ORIGIN_VERIFY_HEADER, values=accepted
                     )
                 )
             ],
@@ -342,7 +339,22 @@ class LoadBalancedBackend(pulumi.ComponentResource):
             ],
             opts=self._child,
         )
-        return listener, forward_rule, secret_value
+        # The distribution sends the new value only once the rule accepts it.
+        sent = pulumi.Output.all(accepted[0], forward_rule.arn).apply(lambda values: values[0])
+        return listener, forward_rule, pulumi.Output.secret(sent)
+
+    def _origin_secret(self, version: int) -> pulumi.Output[str]:
+        """The origin secret of one originSecretVersion. Version 1 keeps the name it had
+        before versions, so existing stacks keep their value."""
+        suffix = "" if version == 1 else f"-v{version}"
+        secret = random.RandomPassword(
+            f"{self._name}-origin-secret{suffix}",
+            # Letters and digits only: ALB header conditions treat * and ? as wildcards.
+            length=ORIGIN_SECRET_LENGTH,
+            special=False,
+            opts=self._child,
+        )
+        return pulumi.Output.secret(secret.result)
 
     def _group(
         self,
