@@ -8,8 +8,10 @@ the backend needs none, and the S3 gateway endpoint (free) still serves the OS p
 from __future__ import annotations
 
 import ipaddress
+import json
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -124,6 +126,57 @@ def subnet_layout(
 
 
 FLOW_LOG_AGGREGATION_SECONDS = 600
+# AWS-owned buckets the instances read through the S3 gateway endpoint: Amazon Linux 2023's
+# package repositories (dnf, Docker) and the layers of ECR images.
+AMAZON_LINUX_REPOSITORY_BUCKET = "al2023-repos-{region}-de612dc2"
+ECR_LAYER_BUCKET = "prod-{region}-starport-layer-bucket"
+
+
+def s3_endpoint_policy(region: str, account_id: str) -> dict[str, Any]:
+    """What the private subnets may reach in S3: the OS and ECR buckets above, and this
+    account's own buckets; no other account's bucket (a path out for data)."""
+    aws_buckets = [
+        f"arn:aws:s3:::{bucket.format(region=region)}/*"
+        for bucket in (AMAZON_LINUX_REPOSITORY_BUCKET, ECR_LAYER_BUCKET)
+    ]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AmazonLinuxPackagesAndEcrLayers",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": aws_buckets,
+            },
+            {
+                "Sid": "ThisAccountsBuckets",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:ResourceAccount": account_id}},
+            },
+        ],
+    }
+
+
+def interface_endpoint_policy(account_id: str) -> dict[str, Any]:
+    """An interface endpoint serves this account's principals only: credentials of another
+    account (an exfiltration path) are refused at the endpoint."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ThisAccountsPrincipals",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "*",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:PrincipalAccount": account_id}},
+            }
+        ],
+    }
 
 
 @dataclass(frozen=True)
@@ -195,18 +248,22 @@ class Network(pulumi.ComponentResource):
             )
         ]
         self._nat_routes(settings.nat_gateways, zones, internet_gateway)
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         aws.ec2.VpcEndpoint(
             f"{name}-s3",
             vpc_id=vpc.id,
             service_name=f"com.amazonaws.{settings.region}.s3",
             vpc_endpoint_type="Gateway",
             route_table_ids=[zone.private_routes.id for zone in zones],
+            policy=account.account_id.apply(
+                lambda account_id: json.dumps(s3_endpoint_policy(settings.region, account_id))
+            ),
             tags={"Name": f"{name}-s3"},
             opts=self._child,
         )
 
         if settings.interface_endpoints:
-            self._interface_endpoints(vpc, settings, zones)
+            self._interface_endpoints(vpc, settings, zones, account.account_id)
 
         self.vpc_id = vpc.id
         # A public subnet is usable once it routes to the attached internet gateway: an
@@ -309,7 +366,11 @@ class Network(pulumi.ComponentResource):
             )
 
     def _interface_endpoints(
-        self, vpc: aws.ec2.Vpc, settings: NetworkSettings, zones: list[_Zone]
+        self,
+        vpc: aws.ec2.Vpc,
+        settings: NetworkSettings,
+        zones: list[_Zone],
+        account_id: pulumi.Output[str],
     ) -> None:
         """AWS APIs inside the VPC, for private subnets without NAT: private DNS makes the
         services' usual names resolve to these endpoints, so nothing on the instances changes."""
@@ -338,6 +399,9 @@ class Network(pulumi.ComponentResource):
                 subnet_ids=[zone.private_subnet.id for zone in zones],
                 security_group_ids=[group.id],
                 private_dns_enabled=True,
+                policy=account_id.apply(
+                    lambda account: json.dumps(interface_endpoint_policy(account))
+                ),
                 tags={"Name": f"{name}-{service}"},
                 opts=self._child,
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import json
 
 import pulumi
 import pytest
@@ -17,7 +18,7 @@ from components.network import (
     SubnetLayout,
     has_zone_slot,
 )
-from tests.harness import Resource, Run, run_pulumi, zone_ids
+from tests.harness import ACCOUNT_ID, Resource, Run, run_pulumi, zone_ids
 
 TWO_ZONES = ("us-east-1a", "us-east-1b")
 THREE_ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
@@ -330,3 +331,45 @@ def test_no_interface_endpoint_costs_anything_unless_asked() -> None:
     assert [
         e.inputs["vpcEndpointType"] for e in run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
     ] == ["Gateway"]
+
+
+def test_the_s3_endpoint_reaches_the_os_and_ecr_buckets_and_this_accounts_only() -> None:
+    """What the instances fetch through it: dnf (Docker included) from Amazon Linux's
+    repository bucket, image layers from ECR's; any other account's bucket is refused."""
+    endpoint = build().one("aws:ec2/vpcEndpoint:VpcEndpoint")
+
+    assert json.loads(endpoint.inputs["policy"])["Statement"] == [
+        {
+            "Sid": "AmazonLinuxPackagesAndEcrLayers",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": [
+                "arn:aws:s3:::al2023-repos-us-east-1-de612dc2/*",
+                "arn:aws:s3:::prod-us-east-1-starport-layer-bucket/*",
+            ],
+        },
+        {
+            "Sid": "ThisAccountsBuckets",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:ResourceAccount": ACCOUNT_ID}},
+        },
+    ]
+
+
+def test_interface_endpoints_serve_this_accounts_principals_only() -> None:
+    run = build(endpoints=("ecr.api", "secretsmanager"))
+    interface = [
+        e
+        for e in run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+        if e.inputs["vpcEndpointType"] == "Interface"
+    ]
+
+    assert len(interface) == 2
+    for endpoint in interface:
+        [statement] = json.loads(endpoint.inputs["policy"])["Statement"]
+        assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": ACCOUNT_ID}}
+        assert (statement["Effect"], statement["Principal"]) == ("Allow", "*")
