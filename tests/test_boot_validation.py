@@ -40,7 +40,13 @@ import pytest
 import yaml
 
 from components.backend.app_source import AppSource, ContainerImage, SecretReference, SecretStore
-from components.backend.user_data import SERVER_PATH, UNIT_PATH, cloud_config
+from components.backend.user_data import (
+    APP_DIR,
+    SERVER_PATH,
+    UNIT_PATH,
+    USER_DATA_LIMIT,
+    cloud_config,
+)
 
 MAX_EXPOSURE = 2.0  # systemd-analyze security's scale: 0 (locked down) to 10 (unprotected)
 # The health check path stack_settings accepts at its longest: "/" and 254 characters.
@@ -297,3 +303,23 @@ def test_unit_fails_only_the_security_checks_it_cannot_pass(
 
     failed = {check["name"] for check in json.loads(result.stdout) if check["set"] is False}
     assert failed == UNAVOIDABLE_EXPOSURES | (NET_BIND_CHECKS if boot.app_port < 1024 else set())
+
+
+def unit_setting(unit: Path, directive: str) -> int:
+    lines = unit.read_text().splitlines()
+    [value] = [line.split("=", 1)[1] for line in lines if line.startswith(f"{directive}=")]
+    return int(value)
+
+
+@pytest.mark.parametrize("name", BUILTIN_RENDERS)
+def test_unit_limits_fit_the_services_connection_bound(boots: dict[str, Boot], name: str) -> None:
+    # One descriptor a connection, and a few of the service's own; one thread serves them all.
+    [bound] = re.findall(r"^MAX_CONNECTIONS = (\d+)$", (APP_DIR / "server.py").read_text(), re.M)
+
+    assert unit_setting(boots[name].unit, "LimitNOFILE") >= int(bound) + 32
+    assert 2 <= unit_setting(boots[name].unit, "TasksMax") <= 64
+
+
+def test_builtin_user_data_fits_ec2_at_the_longest_health_check_path() -> None:
+    # The service file makes up most of it; stack_settings refuses a stack whose user data is over.
+    assert len(cloud_config(65535, LONGEST_HEALTH_PATH).encode()) <= USER_DATA_LIMIT
