@@ -90,7 +90,8 @@ if args[0] == "run":
     environment, index = {}, 1
     while args[index].startswith("-"):
         option = args[index]
-        if option in ("--env-file", "-e", "-p", "--name"):
+        if option in ("--env-file", "-e", "-p", "--name", "--security-opt", "--cap-drop",
+                      "--cap-add", "--pids-limit", "--memory"):
             value = args[index + 1]
             index += 2
         else:
@@ -268,6 +269,8 @@ def test_container_runs_on_the_app_port_with_both_environment_files(tmp_path: Pa
     [run] = [call for call in box.calls if call["argv"][1] == "run"]
     assert run["argv"] == [
         "docker", "run", "--rm", "--name", "app", "--log-driver=none",
+        "--security-opt", "no-new-privileges", "--cap-drop", "ALL", "--pids-limit", "512",
+        "--memory", f"{container_memory_kib()}k",
         "-p", "8080:8080", "-e", "PORT=8080",
         "--env-file", str(tmp_path / "etc-app" / "app.env"),
         "--env-file", str(box.runtime / "secrets.env"),
@@ -279,6 +282,63 @@ def test_container_runs_on_the_app_port_with_both_environment_files(tmp_path: Pa
         "DATABASE_PASSWORD": "s3cr3t=with=equals",
         "API_KEY": '{"key": "abc"}',
     }
+
+
+def container_memory_kib(meminfo: Path = Path("/proc/meminfo")) -> int:
+    """The instance's memory but the 256 MiB left to the host (or half, on a small one)."""
+    [total] = [int(line.split()[1]) for line in meminfo.read_text().splitlines()
+               if line.startswith("MemTotal:")]  # fmt: skip
+    return total - min(256 * 1024, total // 2)
+
+
+def run_argv(box: Instance) -> list[str]:
+    start(box)
+    [run] = [call for call in box.calls if call["argv"][1] == "run"]
+    return run["argv"]
+
+
+def test_container_gets_no_capability_nor_new_privileges_above_port_1024(tmp_path: Path) -> None:
+    argv = run_argv(instance(tmp_path, container_app(PUBLIC_IMAGE), app_port=8080))
+
+    assert shlex.join(argv).count("--cap-") == 1
+    assert "--cap-drop ALL" in shlex.join(argv)
+    assert "--security-opt no-new-privileges" in shlex.join(argv)
+    assert "--read-only" not in argv  # most images write somewhere: see container.sh
+
+
+def test_container_below_port_1024_gets_only_net_bind_service(tmp_path: Path) -> None:
+    argv = shlex.join(run_argv(instance(tmp_path, container_app(PUBLIC_IMAGE), app_port=80)))
+
+    assert "--cap-drop ALL --cap-add NET_BIND_SERVICE" in argv
+    assert argv.count("--cap-add") == 1
+    assert "-p 80:80 -e PORT=80" in argv
+
+
+def test_container_is_limited_in_processes_and_memory(tmp_path: Path) -> None:
+    argv = shlex.join(run_argv(instance(tmp_path, container_app(PUBLIC_IMAGE))))
+
+    assert "--pids-limit 512" in argv
+    assert f"--memory {container_memory_kib()}k" in argv
+
+
+@pytest.mark.parametrize(
+    ("total_kib", "container_kib"),
+    [(1_000_000, 1_000_000 - 262_144), (8_000_000, 8_000_000 - 262_144), (400_000, 200_000)],
+)
+def test_container_memory_leaves_256_mib_to_the_host_or_half(
+    tmp_path: Path, total_kib: int, container_kib: int
+) -> None:
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text(f"MemTotal:       {total_kib} kB\nMemFree:        1000 kB\n")
+    box = instance(tmp_path, container_app(PUBLIC_IMAGE))
+    script = box.files[CONTAINER_PATH]
+    box.files[CONTAINER_PATH] = {
+        **script,
+        "content": script["content"].replace("/proc/meminfo", str(meminfo)),
+    }
+
+    assert f"--memory {container_kib}k" in shlex.join(run_argv(box))
+    assert container_memory_kib(meminfo) == container_kib
 
 
 def test_plain_environment_file_holds_port_and_the_values_exactly() -> None:

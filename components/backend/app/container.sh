@@ -21,9 +21,27 @@ prepare)
   docker pull --quiet "$image"
   ;;
 run)
+  # No capability, unless the port needs one to be bound. An image whose entrypoint starts as
+  # root and then switches user (gosu, the official nginx image) would need SETUID and SETGID.
+  # ("${capabilities[@@]}": the repository's copy of this script doubles its at sign.)
+  capabilities=(--cap-drop ALL)
+  if ((@port < 1024)); then
+    capabilities+=(--cap-add NET_BIND_SERVICE)
+  fi
+  # All the instance's memory but 256 MiB, left to the kernel, dockerd and the SSM agent (half of
+  # it on an instance too small for that): the OOM killer then ends the container, not the host.
+  memory_kib=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
+  reserved_kib=$((256 * 1024))
+  if ((memory_kib < 2 * reserved_kib)); then
+    reserved_kib=$((memory_kib / 2))
+  fi
+  # No --read-only: many images write to /tmp, /var/cache or a directory of their own, and each
+  # would need its own --tmpfs list. What they write stays in the container's own layer anyway.
   # The client stays attached, so the container's output reaches app.service's journal
   # (journalctl -u app); with Docker's journald log driver on top, each line would be logged twice.
   exec docker run --rm --name app --log-driver=none \
+    --security-opt no-new-privileges "${capabilities[@@]}" --pids-limit 512 \
+    --memory "$((memory_kib - reserved_kib))k" \
     -p @port:@port -e PORT=@port \
     --env-file "$CONFIGURATION_DIRECTORY/app.env" --env-file "$RUNTIME_DIRECTORY/secrets.env" \
     "$image"
