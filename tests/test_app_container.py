@@ -58,8 +58,8 @@ HOSTILE = 'it\'s "$(touch pwned)" `touch pwned` $HOME \\ ; | & * ?  two  spaces 
 # The rendering of cloud_config(8080, "/health") at the commit before container images: the
 # built-in service's launch template must not change (a change would replace every instance).
 # If server.py or backend.service changes on purpose, that is a new template: update both.
-BUILTIN_SIZE = 15282
-BUILTIN_SHA256 = "651e85d3f49aa518f350358bac4eeb6bf45a3f286dea2f75bbfef527657c5843"
+BUILTIN_SIZE = 15444
+BUILTIN_SHA256 = "2d7b6872206d26992eb3e032b8741347c2ce62c9f3bfed344382907c03d4f919"
 
 FAKE_AWS = """\
 import json, os, sys

@@ -10,20 +10,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import math
 import re
 import signal
 import socket
 import sys
 import threading
-from collections.abc import Awaitable
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import TypeVar
 from urllib.parse import urlsplit
 
-T = TypeVar("T")
 ROOT_BODY = b"Backend is running!"
 HEALTH_BODY = b"ok"
 NOT_FOUND_BODY = b"Not found"
@@ -132,19 +128,25 @@ class BackendServer:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
     ) -> bool:
         """Reads a request and answers it; False when the connection is to close."""
-        first = await asyncio.wait_for(reader.read(1), self.idle_timeout)
+        # Timers rather than wait_for(), which would start a task for each read.
+        loop, task, expired = asyncio.get_running_loop(), asyncio.current_task(), []
+        idle = loop.call_later(self.idle_timeout, writer.transport.abort)  # read() sees the end
+        first = await reader.read(1)
+        idle.cancel()
         if first in b"\r\n":
             return first != b""  # an empty line before a request line is allowed
-        deadline = asyncio.get_running_loop().time() + self.request_timeout
+        deadline = loop.call_later(
+            self.request_timeout, lambda: expired.append(task and task.cancel())
+        )
         line, method, keep_alive = b"", "", False
         try:
-            head = first + await self.within(deadline, reader.readuntil(b"\r\n\r\n"))
+            head = first + await reader.readuntil(b"\r\n\r\n")
             line = head.split(b"\r\n", 1)[0]
             method, target, keep_alive, length, expect = self.read_head(head)
             if length and expect == "100-continue":
                 writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # the client holds the body
             while length:
-                chunk = await self.within(deadline, reader.read(min(length, 65536)))
+                chunk = await reader.read(min(length, 65536))
                 if not chunk:
                     return False
                 length -= len(chunk)
@@ -153,7 +155,11 @@ class BackendServer:
             status, body, keep_alive = error.args[0], b"", False
         except asyncio.LimitOverrunError:
             status, body, keep_alive = 431, b"", False
-        except asyncio.TimeoutError:  # noqa: UP041 - not the builtin TimeoutError on Python 3.9
+        except asyncio.CancelledError:
+            if not expired:
+                raise  # the service stops
+            if task and sys.version_info >= (3, 11):
+                task.uncancel()
             status, body, keep_alive = 408, b"", False
         body = body or HTTPStatus(status).phrase.encode()
         writer.write(
@@ -169,19 +175,18 @@ class BackendServer:
         sys.stdout.write(f'{peer} "{text}" {status} -\n')
         sys.stdout.flush()
         if not keep_alive:
+            deadline.cancel()
             # Close our side only, then read theirs out: closing with unread bytes would reset
             # the connection, which can destroy the answer before the client reads it.
             writer.write_eof()
-            with contextlib.suppress(asyncio.TimeoutError):
-                while await asyncio.wait_for(reader.read(65536), LINGER_SECONDS):
-                    pass
+            loop.call_later(LINGER_SECONDS, writer.transport.abort)
+            while await reader.read(65536):
+                pass
             return False
         if writer.transport.get_write_buffer_size():
-            await self.within(deadline, writer.drain())
+            await writer.drain()  # under the deadline still: a client must read its answer
+        deadline.cancel()
         return True
-
-    async def within(self, deadline: float, awaitable: Awaitable[T]) -> T:
-        return await asyncio.wait_for(awaitable, deadline - asyncio.get_running_loop().time())
 
     def route(self, method: str, target: str) -> tuple[int, bytes]:
         path = urlsplit(target).path
