@@ -58,8 +58,8 @@ HOSTILE = 'it\'s "$(touch pwned)" `touch pwned` $HOME \\ ; | & * ?  two  spaces 
 # The rendering of cloud_config(8080, "/health") at the commit before container images: the
 # built-in service's launch template must not change (a change would replace every instance).
 # If server.py or backend.service changes on purpose, that is a new template: update both.
-BUILTIN_SIZE = 15444
-BUILTIN_SHA256 = "2d7b6872206d26992eb3e032b8741347c2ce62c9f3bfed344382907c03d4f919"
+BUILTIN_SIZE = 15395
+BUILTIN_SHA256 = "6530337be467c0863f8681e9b3bfd11d4047d82811804d7aa9a644943668197b"
 
 FAKE_AWS = """\
 import json, os, sys

@@ -119,8 +119,8 @@ class BackendServer:
         try:
             while await self.exchange(reader, writer, peer):
                 pass
-        except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError):  # noqa: UP041
-            pass  # the client left, or stayed idle too long
+        except (OSError, asyncio.IncompleteReadError):
+            pass  # the client left
         finally:
             writer.close()
 
@@ -250,7 +250,7 @@ def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     options = parse_options(argv)
     server = make_server(options.bind, options.port, options.health_path, options.idle_timeout)
-    # systemd stops the service with SIGTERM (the ALB has drained the target first).
+    # systemd stops the service with SIGTERM, once the ALB's deregistration delay has drained it.
     signal.signal(signal.SIGTERM, lambda *_: server.shutdown(wait=False))
     print(f"listening on {options.bind}:{options.port}, health check {options.health_path}")
     sys.stdout.flush()
