@@ -269,7 +269,8 @@ def test_container_runs_on_the_app_port_with_both_environment_files(tmp_path: Pa
     [run] = [call for call in box.calls if call["argv"][1] == "run"]
     assert run["argv"] == [
         "docker", "run", "--rm", "--name", "app", "--log-driver=none",
-        "--security-opt", "no-new-privileges", "--cap-drop", "ALL", "--pids-limit", "512",
+        "--security-opt", "no-new-privileges", "--cap-drop", "ALL", "--cap-add", "CHOWN",
+        "--cap-add", "SETUID", "--cap-add", "SETGID", "--pids-limit", "512",
         "--memory", f"{container_memory_kib()}k",
         "-p", "8080:8080", "-e", "PORT=8080",
         "--env-file", str(tmp_path / "etc-app" / "app.env"),
@@ -297,11 +298,14 @@ def run_argv(box: Instance) -> list[str]:
     return run["argv"]
 
 
-def test_container_gets_no_capability_nor_new_privileges_above_port_1024(tmp_path: Path) -> None:
+STEP_DOWN = "--cap-drop ALL --cap-add CHOWN --cap-add SETUID --cap-add SETGID"
+
+
+def test_container_keeps_only_what_stepping_down_from_root_needs(tmp_path: Path) -> None:
     argv = run_argv(instance(tmp_path, container_app(PUBLIC_IMAGE), app_port=8080))
 
-    assert shlex.join(argv).count("--cap-") == 1
-    assert "--cap-drop ALL" in shlex.join(argv)
+    assert shlex.join(argv).count("--cap-") == 4
+    assert STEP_DOWN in shlex.join(argv)
     assert "--security-opt no-new-privileges" in shlex.join(argv)
     assert "--read-only" not in argv  # most images write somewhere: see container.sh
 
@@ -309,8 +313,8 @@ def test_container_gets_no_capability_nor_new_privileges_above_port_1024(tmp_pat
 def test_container_below_port_1024_gets_only_net_bind_service(tmp_path: Path) -> None:
     argv = shlex.join(run_argv(instance(tmp_path, container_app(PUBLIC_IMAGE), app_port=80)))
 
-    assert "--cap-drop ALL --cap-add NET_BIND_SERVICE" in argv
-    assert argv.count("--cap-add") == 1
+    assert f"{STEP_DOWN} --cap-add NET_BIND_SERVICE" in argv
+    assert argv.count("--cap-add") == 4
     assert "-p 80:80 -e PORT=80" in argv
 
 

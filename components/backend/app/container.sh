@@ -21,10 +21,11 @@ prepare)
   docker pull --quiet "$image"
   ;;
 run)
-  # No capability, unless the port needs one to be bound. An image whose entrypoint starts as
-  # root and then switches user (gosu, the official nginx image) would need SETUID and SETGID.
+  # Of Docker's default capabilities, only those an entrypoint needs to step down from root to
+  # its own user (gosu, su-exec, nginx's workers: CHOWN, SETUID, SETGID), and the port's if it
+  # is below 1024. Gone: NET_RAW (spoofed packets), MKNOD, DAC_OVERRIDE, FOWNER, SETFCAP, ...
   # ("${capabilities[@@]}": the repository's copy of this script doubles its at sign.)
-  capabilities=(--cap-drop ALL)
+  capabilities=(--cap-drop ALL --cap-add CHOWN --cap-add SETUID --cap-add SETGID)
   if ((@port < 1024)); then
     capabilities+=(--cap-add NET_BIND_SERVICE)
   fi
