@@ -54,8 +54,9 @@ class LogBucketSettings:
 def bucket_policy(
     bucket_arn: str, account_id: str, elb_account_arn: str | None, flow_logs: bool
 ) -> dict[str, Any]:
-    """TLS only; ALB log delivery into alb/; CloudWatch log delivery (CloudFront's standard
-    logs, and the VPC's flow logs if wanted) into their prefixes, for this account only."""
+    """TLS only; ALB log delivery into alb/AWSLogs/<account>/; CloudWatch log delivery
+    (CloudFront's standard logs, and the VPC's flow logs if wanted) into their prefixes, for
+    this account only."""
     delivery_prefixes = [f"AWSLogs/{account_id}/CloudFront/"]
     if flow_logs:
         delivery_prefixes.append(FLOW_LOG_PREFIX)
@@ -71,7 +72,8 @@ def bucket_policy(
             "Principal": {"Service": ELB_LOG_DELIVERY_SERVICE}
             | ({"AWS": elb_account_arn} if elb_account_arn else {}),
             "Action": "s3:PutObject",
-            "Resource": f"{bucket_arn}/{ALB_LOG_PREFIX}/*",
+            # The ALB writes under alb/AWSLogs/<account>/: nothing else of the bucket.
+            "Resource": f"{bucket_arn}/{ALB_LOG_PREFIX}/AWSLogs/{account_id}/*",
         },
         {
             "Sid": "LogDeliveryWrite",

@@ -108,7 +108,7 @@ def test_load_balancer_may_write_only_under_its_prefix(run: Run) -> None:
             "Service": "logdelivery.elasticloadbalancing.amazonaws.com",
         },
         "Action": "s3:PutObject",
-        "Resource": f"{BUCKET_ARN}/alb/*",
+        "Resource": f"{BUCKET_ARN}/alb/AWSLogs/{ACCOUNT_ID}/*",  # this account's ALBs only
     }
 
 
