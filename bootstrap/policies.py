@@ -113,13 +113,14 @@ READ_ANYWHERE = Scope("ReadWithoutResourceLevelPermissions", ("*",))
 WRITE_ANYWHERE = Scope("WriteWithoutResourceLevelPermissions", ("*",))
 # EC2 ARNs carry generated ids, not names, so they cannot be scoped by name: writes are scoped
 # to the account (plus Amazon's public images and AWS-managed prefix lists, which launches and
-# security group rules refer to). Deletes also need the stacks' `Project` tag: a guard against
-# deleting the account's other network by mistake (the role may tag, so not a boundary). Tags
-# cannot guard the rest: the provider adopts the untagged default security group, and tags
-# what it creates in the same call.
+# security group rules refer to; an AWS-managed list's ARN has `aws` where the account would
+# be, which `*` matches and, unlike `aws`, a linter can parse). Deletes also need the stacks'
+# `Project` tag: a guard against deleting the account's other network by mistake (the role may
+# tag, so not a boundary). Tags cannot guard the rest: the provider adopts the untagged default
+# security group, and tags what it creates in the same call.
 EC2 = Scope(
     "Ec2",
-    (ACCOUNT_EC2, "arn:{partition}:ec2:*::image/*", "arn:{partition}:ec2:*:aws:prefix-list/*"),
+    (ACCOUNT_EC2, "arn:{partition}:ec2:*::image/*", "arn:{partition}:ec2:*:*:prefix-list/*"),
 )
 EC2_DELETE_TAGGED = Scope(
     "Ec2DeleteOnlyTheStacksResources",
