@@ -90,8 +90,14 @@ NAMED_RESOURCES: dict[str, str] = {
     "aws:cloudwatch/logDeliverySource:LogDeliverySource": LOG_SOURCE_NAME,
     "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination": LOG_DESTINATION_NAME,
 }
-# The only managed policy the instance role may get.
-INSTANCE_ROLE_POLICIES = ("arn:{partition}:iam::aws:policy/AmazonSSMManagedInstanceCore",)
+# The permissions boundary every instance role must carry (bootstrap/instance_boundary.py
+# creates it; the program names it in its `instanceRoleBoundary` config key): whatever policies
+# the deploy role writes or attaches, the instance role can do no more than this.
+INSTANCE_ROLE_BOUNDARY = f"{MAIN_PROJECT}-instance-boundary"
+INSTANCE_ROLE_BOUNDARY_ARN = f"arn:{{partition}}:iam::{{account}}:policy/{INSTANCE_ROLE_BOUNDARY}"
+# SSM parameters a stack's `machineImage: resolve:ssm:<name>` may name, besides Amazon's: under
+# this prefix (the roles read nothing else of Parameter Store).
+MACHINE_IMAGE_PARAMETER_PREFIX = f"/{MAIN_PROJECT}/"
 # Record types the program writes: alias A and AAAA records, and ACM's CNAME validation record.
 DNS_RECORD_TYPES = ("A", "AAAA", "CNAME")
 # Services whose service-linked role the first deployment in an account creates.
@@ -128,8 +134,11 @@ EC2_DELETE_TAGGED = Scope(
     {"StringEquals": {"aws:ResourceTag/Project": "{project_tag}"}},
 )
 AMI_PARAMETERS = Scope(
-    "AmazonLinuxImageParameters",
-    ("arn:{partition}:ssm:*:*:parameter/aws/service/ami-amazon-linux-latest/*",),
+    "MachineImageParameters",
+    (
+        "arn:{partition}:ssm:*:*:parameter/aws/service/ami-amazon-linux-latest/*",
+        f"arn:{{partition}}:ssm:*:{{account}}:parameter{MACHINE_IMAGE_PARAMETER_PREFIX}*",
+    ),
 )
 LOAD_BALANCER = Scope(
     "LoadBalancer",
@@ -158,10 +167,13 @@ INSTANCE_ROLE = Scope(
         f"arn:{{partition}}:iam::{{account}}:instance-profile/{INSTANCE_PROFILE_NAME}",
     ),
 )
-INSTANCE_ROLE_POLICY = Scope(
-    "InstanceRoleManagedPolicies",
+# What can change an instance role's permissions, only while it has the boundary (and, for
+# CreateRole and PutRolePermissionsBoundary, only to set it). Nothing may remove or edit the
+# boundary, or change a role's trust policy: see NEVER_LOOSEN_THE_BOUNDARY.
+INSTANCE_ROLE_WITHIN_BOUNDARY = Scope(
+    "InstanceRoleWithinTheBoundary",
     (INSTANCE_ROLE_ARN,),
-    {"ArnEquals": {"iam:PolicyARN": INSTANCE_ROLE_POLICIES}},
+    {"ArnEquals": {"iam:PermissionsBoundary": INSTANCE_ROLE_BOUNDARY_ARN}},
 )
 PASS_INSTANCE_ROLE = Scope(
     "PassOnlyTheInstanceRoleToEc2",
@@ -540,14 +552,13 @@ RESOURCE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
     ),
     # ---------------------------------------------------------------------------------- IAM
     "aws:iam/role:Role": (
+        allow(INSTANCE_ROLE_WITHIN_BOUNDARY, "iam:CreateRole", "iam:PutRolePermissionsBoundary"),
         allow(
             INSTANCE_ROLE,
-            "iam:CreateRole",
             "iam:DeleteRole",
             "iam:GetRole",
             "iam:UpdateRole",
             "iam:UpdateRoleDescription",
-            "iam:UpdateAssumeRolePolicy",
             "iam:TagRole",
             "iam:UntagRole",
             "iam:ListRolePolicies",
@@ -570,12 +581,14 @@ RESOURCE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
         allow(PASS_INSTANCE_ROLE, "iam:PassRole"),
     ),
     # The app's reads (its image and secrets by exact ARN). IAM cannot limit what an inline
-    # policy grants: see the README's Set up CI section on a permissions boundary.
+    # policy grants, so the role must have the boundary, which does.
     "aws:iam/rolePolicy:RolePolicy": (
-        allow(INSTANCE_ROLE, "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"),
+        allow(INSTANCE_ROLE_WITHIN_BOUNDARY, "iam:PutRolePolicy", "iam:DeleteRolePolicy"),
+        allow(INSTANCE_ROLE, "iam:GetRolePolicy"),
     ),
+    # Any managed policy, but only onto a role with the boundary, which caps what it grants.
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": (
-        allow(INSTANCE_ROLE_POLICY, "iam:AttachRolePolicy", "iam:DetachRolePolicy"),
+        allow(INSTANCE_ROLE_WITHIN_BOUNDARY, "iam:AttachRolePolicy", "iam:DetachRolePolicy"),
         allow(INSTANCE_ROLE, "iam:ListAttachedRolePolicies"),
     ),
     # --------------------------------------------------------------------------- CloudFront
@@ -802,6 +815,23 @@ RESOURCE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
     "random:index/randomPassword:RandomPassword": (),
 }
 
+# What the program's boto3 dynamic provider calls at deploy time, beside the AWS provider: it
+# rolls a new launch template version out through an instance refresh (rolled back by the
+# stack's alarms) and resolves a machine image's AMI id.
+DYNAMIC_PROVIDER_PERMISSIONS: tuple[Grant, ...] = (
+    allow(
+        AUTO_SCALING_GROUP, "autoscaling:StartInstanceRefresh", "autoscaling:CancelInstanceRefresh"
+    ),
+    allow(
+        READ_ANYWHERE,
+        "autoscaling:DescribeInstanceRefreshes",
+        "autoscaling:DescribeAutoScalingGroups",
+        "ec2:DescribeImages",
+    ),
+    allow(AMI_PARAMETERS, "ssm:GetParameter", "ssm:GetParameters"),
+    allow(ALARMS, "cloudwatch:DescribeAlarms"),
+)
+
 INVOKE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": (
         allow(READ_ANYWHERE, "ec2:DescribeAvailabilityZones"),
@@ -860,7 +890,11 @@ def _statement(scope: Scope, actions: Iterable[str], context: Context) -> dict[s
 def all_grants() -> list[Grant]:
     return [
         grant
-        for grants in (*RESOURCE_PERMISSIONS.values(), *INVOKE_PERMISSIONS.values())
+        for grants in (
+            *RESOURCE_PERMISSIONS.values(),
+            *INVOKE_PERMISSIONS.values(),
+            DYNAMIC_PROVIDER_PERMISSIONS,
+        )
         for grant in grants
     ]
 
@@ -879,9 +913,61 @@ def statements(
     ]
 
 
+# Denied whatever else is attached: removing or editing the boundary, and pointing an instance
+# role's trust at another principal.
+NEVER_LOOSEN_THE_BOUNDARY = (
+    {
+        "Sid": "NeverLoosenTheInstanceRoleBoundary",
+        "Effect": "Deny",
+        "Action": [
+            "iam:CreatePolicyVersion",
+            "iam:DeletePolicy",
+            "iam:DeletePolicyVersion",
+            "iam:SetDefaultPolicyVersion",
+        ],
+        "Resource": INSTANCE_ROLE_BOUNDARY_ARN,
+    },
+    {
+        "Sid": "NeverUnboundOrRetrustAnInstanceRole",
+        "Effect": "Deny",
+        "Action": ["iam:DeleteRolePermissionsBoundary", "iam:UpdateAssumeRolePolicy"],
+        "Resource": INSTANCE_ROLE_ARN,
+    },
+)
+
+
 def deploy_statements(context: Context) -> list[dict[str, Any]]:
     """Everything the main program creates, updates, deletes and reads, in any stack."""
-    return statements(context)
+    return [*statements(context), *(_fill(deny, context) for deny in NEVER_LOOSEN_THE_BOUNDARY)]
+
+
+# Everything an instance may do, whatever its role's policies say: pull its image, read its
+# parameters and secrets (and decrypt them through those services only). Each statement also
+# needs the caller to be an EC2 instance, so a role made to trust anyone else gets nothing.
+ON_AN_INSTANCE = {"Null": {"ec2:SourceInstanceARN": "false"}}
+INSTANCE_BOUNDARY: tuple[dict[str, Any], ...] = (
+    {"Sid": "PullImages", "Effect": "Allow", "Resource": "arn:{partition}:ecr:*:*:repository/*",
+     "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer"],
+     "Condition": ON_AN_INSTANCE},
+    {"Sid": "RegistryLogin", "Effect": "Allow", "Resource": "*",
+     "Action": ["ecr:GetAuthorizationToken"], "Condition": ON_AN_INSTANCE},
+    {"Sid": "ReadParameters", "Effect": "Allow",
+     "Resource": "arn:{partition}:ssm:*:{account}:parameter/*",
+     "Action": ["ssm:GetParameter", "ssm:GetParameters"], "Condition": ON_AN_INSTANCE},
+    {"Sid": "ReadSecrets", "Effect": "Allow",
+     "Resource": "arn:{partition}:secretsmanager:*:{account}:secret:*",
+     "Action": ["secretsmanager:GetSecretValue"], "Condition": ON_AN_INSTANCE},
+    {"Sid": "DecryptThroughParameterStoreAndSecretsManager", "Effect": "Allow",
+     "Resource": "arn:{partition}:kms:*:{account}:key/*", "Action": ["kms:Decrypt"],
+     "Condition": {**ON_AN_INSTANCE, "StringLike": {
+         "kms:ViaService": ["ssm.*.amazonaws.com", "secretsmanager.*.amazonaws.com"]}}},
+)  # fmt: skip
+
+
+def instance_boundary(context: Context) -> dict[str, Any]:
+    """The permissions boundary of every instance role (INSTANCE_ROLE_BOUNDARY)."""
+    return document([_fill(statement, context) for statement in INSTANCE_BOUNDARY])
 
 
 def preview_statements(context: Context) -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
 """The bootstrap's wiring: settings first (bad config fails before any resource), then the
-state backend, then GitHub's OIDC provider and the deploy and preview roles. Its outputs are
+state backend, the instance roles' permissions boundary, then GitHub's OIDC provider and the
+deploy and preview roles. Its outputs are
 exactly the repository variables the workflows read."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from bootstrap.github_oidc import (
     deploy_subjects,
     preview_subjects,
 )
+from bootstrap.instance_boundary import InstanceRoleBoundary
 from bootstrap.settings import load_settings
 from bootstrap.state_backend import StateBackend, StateBackendArgs
 
@@ -54,6 +56,7 @@ def main() -> None:
             noncurrent_version_days=settings.state_version_retention_days,
         ),
     )
+    boundary = InstanceRoleBoundary("instance-boundary", context)
     repository, project = settings.github_repository, policies.MAIN_PROJECT
     roles = GithubOidcRoles(
         "github",
@@ -82,5 +85,6 @@ def main() -> None:
     pulumi.export("AWS_DEPLOY_ROLE_ARN", roles.deploy_role_arn)
     pulumi.export("AWS_PREVIEW_ROLE_ARN", roles.preview_role_arn)
     pulumi.export("AWS_REGION", region)
+    pulumi.export("INSTANCE_ROLE_BOUNDARY", boundary.name)
     pulumi.export("PULUMI_BACKEND_URL", state.backend_url)
     pulumi.export("PULUMI_SECRETS_PROVIDER", state.secrets_provider)

@@ -22,6 +22,7 @@ from pulumi.runtime import mocks
 
 from bootstrap import policies
 from bootstrap.settings import BootstrapSettingsError, repository_problem
+from components.backend.app_access import ECR_LOGIN_ACTION, ECR_PULL_ACTIONS
 from tests import pulumi_internals
 from tests.conftest import MODE_IDS, MODES, STACKS
 from tests.harness import (
@@ -303,6 +304,7 @@ def test_outputs_are_exactly_the_repository_variables_the_workflows_read() -> No
         "AWS_DEPLOY_ROLE_ARN": run.named("github-deploy").outputs["arn"],
         "AWS_PREVIEW_ROLE_ARN": run.named("github-preview").outputs["arn"],
         "AWS_REGION": REGION,
+        "INSTANCE_ROLE_BOUNDARY": "cdn-alb-backend-instance-boundary",
         "PULUMI_BACKEND_URL": f"s3://{STATE_BUCKET}?region={REGION}",
         "PULUMI_SECRETS_PROVIDER": f"awskms://alias/cdn-alb-backend-state?region={REGION}",
     }
@@ -441,11 +443,106 @@ def test_the_program_names_its_resources_as_the_scopes_expect() -> None:
         assert pattern is None or fnmatch.fnmatchcase(name, pattern), (name, pattern)
 
 
-def test_the_program_attaches_only_the_managed_policies_the_scope_allows() -> None:
-    allowed = {arn.format(partition="aws") for arn in policies.INSTANCE_ROLE_POLICIES}
+BOUNDARY_ARN = f"arn:aws:iam::{ACCOUNT_ID}:policy/cdn-alb-backend-instance-boundary"
+# What can change an instance role's permissions; each only while the role has the boundary.
+ROLE_PERMISSION_WRITES = {
+    "iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary",
+}  # fmt: skip
+NEVER_ALLOWED = {
+    "iam:DeleteRolePermissionsBoundary", "iam:UpdateAssumeRolePolicy", "iam:CreatePolicyVersion",
+    "iam:SetDefaultPolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
+}  # fmt: skip
+
+
+def allowed(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [s for s in statements if s["Effect"] == "Allow"]
+
+
+def test_instance_role_permissions_change_only_within_the_boundary() -> None:
+    granting = [
+        s for s in allowed(role_statements("deploy")) if ROLE_PERMISSION_WRITES & set(s["Action"])
+    ]
+    assert {a for s in granting for a in s["Action"]} >= ROLE_PERMISSION_WRITES
+    for statement in granting:
+        condition = statement["Condition"]["ArnEquals"]
+        assert condition == {"iam:PermissionsBoundary": BOUNDARY_ARN}, statement["Sid"]
+        # IAM evaluates the key for each of these actions (else the condition never matches).
+        for action in statement["Action"]:
+            keys = {k for rt in privilege(action)["resource_types"] for k in rt["condition_keys"]}
+            assert "iam:PermissionsBoundary" in keys, action
+
+
+def test_the_boundary_can_be_neither_removed_nor_edited_nor_a_trust_changed() -> None:
+    statements = role_statements("deploy")
+    granted = {a for s in allowed(statements) for a in s["Action"]}
+    denied = {a for s in statements if s["Effect"] == "Deny" for a in s["Action"]}
+    assert granted & NEVER_ALLOWED == set()
+    assert denied == NEVER_ALLOWED
+
+
+def test_the_boundary_allows_only_what_an_instance_needs_and_only_on_an_instance() -> None:
+    policy = bootstrap().named("instance-boundary-policy").inputs
+    boundary = json.loads(policy["policy"])
+    assert policy["name"] == "cdn-alb-backend-instance-boundary"
+    actions = {a for s in boundary["Statement"] for a in s["Action"]}
+    assert actions == {
+        "ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+        "ecr:BatchCheckLayerAvailability", "ssm:GetParameter", "ssm:GetParameters",
+        "secretsmanager:GetSecretValue", "kms:Decrypt",
+    }  # fmt: skip
+    for statement in boundary["Statement"]:
+        assert statement["Effect"] == "Allow"
+        assert statement["Condition"]["Null"] == {"ec2:SourceInstanceARN": "false"}
+    [decrypt] = [s for s in boundary["Statement"] if s["Action"] == ["kms:Decrypt"]]
+    assert decrypt["Condition"]["StringLike"] == {
+        "kms:ViaService": ["ssm.*.amazonaws.com", "secretsmanager.*.amazonaws.com"]
+    }
+
+
+def test_the_app_read_policy_fits_inside_the_boundary() -> None:
+    """The instance role's inline policy (the app's reads) asks for nothing the boundary cuts."""
+    boundary = json.loads(bootstrap().named("instance-boundary-policy").inputs["policy"])
+    allowed_actions = {a for s in boundary["Statement"] for a in s["Action"]}
+    assert {ECR_LOGIN_ACTION, *ECR_PULL_ACTIONS} <= allowed_actions
+
+
+# The program side of the boundary (components/, stack_settings.py): strict, so these fail as
+# soon as the program does it, and the markers must go.
+@pytest.mark.xfail(strict=True, reason="program side: `instanceRoleBoundary` is not read yet")
+def test_the_program_puts_the_configured_boundary_on_its_instance_role() -> None:
+    run = run_stack("dev", instanceRoleBoundary=policies.INSTANCE_ROLE_BOUNDARY)
+    [role] = run.of_type("aws:iam/role:Role")
+    assert role.inputs["permissionsBoundary"] == BOUNDARY_ARN
+
+
+@pytest.mark.xfail(strict=True, reason="program side: the instance role still attaches SSM core")
+def test_the_program_attaches_no_managed_policy_to_its_instance_role() -> None:
     attachments = [r for r in main_program_resources() if r.type.endswith("RolePolicyAttachment")]
-    assert attachments
-    assert {r.inputs["policyArn"] for r in attachments} <= allowed
+    assert attachments == []
+
+
+def test_the_dynamic_provider_can_roll_out_and_resolve_images() -> None:
+    statements = allowed(role_statements("deploy"))
+
+    def resources_of(action: str) -> set[str]:
+        return {r for s in statements if action in s["Action"] for r in as_list(s["Resource"])}
+
+    group = (
+        f"arn:aws:autoscaling:*:{ACCOUNT_ID}:autoScalingGroup:*:autoScalingGroupName/backend-asg-*"
+    )
+    for action in ("autoscaling:StartInstanceRefresh", "autoscaling:CancelInstanceRefresh"):
+        assert resources_of(action) == {group}, action
+    for action in (
+        "autoscaling:DescribeInstanceRefreshes",
+        "autoscaling:DescribeAutoScalingGroups",
+        "ec2:DescribeImages",
+    ):
+        assert "*" in resources_of(action), action
+    own_parameters = f"arn:aws:ssm:*:{ACCOUNT_ID}:parameter/cdn-alb-backend/*"
+    for action in ("ssm:GetParameter", "ssm:GetParameters"):
+        assert own_parameters in resources_of(action), action
+    assert resources_of("cloudwatch:DescribeAlarms")
 
 
 def test_the_program_writes_only_the_record_types_the_scope_allows() -> None:
@@ -621,9 +718,12 @@ JUSTIFIED_FINDINGS: dict[tuple[str, str], str] = {
     "policy (log delivery writes through it); the role itself reads and writes no log objects",
     (PERMISSIONS, "AlarmTopics"): "SetTopicAttributes writes the alarm topics' policy "
     "(CloudWatch publishes through it), on the program's topics only",
-    (PERMISSIONS, "InstanceRoleAndProfile"): "NOT SAFE YET: CreateRole/PutRolePolicy on the "
-    "instance role with no permissions boundary; the next change caps it with one",
-    (PERMISSIONS, "InstanceRoleManagedPolicies"): "attaches only AmazonSSMManagedInstanceCore",
+    (PERMISSIONS, "InstanceRoleAndProfile"): "the instance role's own life cycle and profile; "
+    "what can change its permissions is in InstanceRoleWithinTheBoundary",
+    (PERMISSIONS, "InstanceRoleWithinTheBoundary"): "writes the instance role's policies, only "
+    "while it has the boundary (which caps them; nothing may remove or edit it)",
+    ("CREDENTIALS_EXPOSURE", "RegistryLogin"): "an instance's ECR login token for its image pull "
+    "(the boundary's, ECR accepts only `*`)",
     (PERMISSIONS, "PassOnlyTheInstanceRoleToEc2"): "PassRole of the instance role, to EC2 only",
     (PERMISSIONS, "LogBucket"): "the log bucket's policy, public access block and ownership "
     "controls are the program's resources",
