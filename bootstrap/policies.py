@@ -9,7 +9,9 @@ permissions. The deploy role gets every action; the preview role only the read o
 `List*`, `Get*`), in the same scopes, so a pull request's preview reads what a deploy reads and
 changes nothing.
 
-ARN templates use `{partition}`, `{account}` and `{project_tag}`, filled in by `Context`.
+ARN templates use `{partition}`, `{account}`, `{project_tag}`, `{environment}` and
+`{hosted_zone}` (one resource per configured zone; none: the statement is left out), filled in
+by `Context`.
 Names in ARNs are the main program's logical names plus the random suffix Pulumi appends
 (`backend-alb` becomes `backend-alb-1a2b3c4`), so `backend-alb-*` matches only this program's.
 """
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MANAGED_POLICY_LIMIT = 6144  # characters of a managed policy, whitespace excluded
+STATE_ROOT = ".pulumi"  # where the self-managed backend keeps everything in its bucket
 READ_ONLY_PREFIXES = ("Describe", "List", "Get")
 POLICY_VERSION = "2012-10-17"
 
@@ -30,11 +33,13 @@ Condition = Mapping[str, Mapping[str, str | Sequence[str]]]
 
 @dataclass(frozen=True)
 class Context:
-    """The account the policies are rendered for."""
+    """The account and environment the policies are rendered for."""
 
     partition: str  # aws, aws-cn, aws-us-gov
     account: str
     project_tag: str  # the `Project` tag every stack puts on its resources (aws:defaultTags)
+    environment: str = "dev"  # the `Environment` tag of the stacks the role serves
+    hosted_zones: tuple[str, ...] = ()  # the only zones whose records may change
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,8 @@ NAMED_RESOURCES: dict[str, str] = {
 INSTANCE_ROLE_BOUNDARY = f"{MAIN_PROJECT}-instance-boundary"
 INSTANCE_ROLE_BOUNDARY_ARN = f"arn:{{partition}}:iam::{{account}}:policy/{INSTANCE_ROLE_BOUNDARY}"
 # SSM parameters a stack's `machineImage: resolve:ssm:<name>` may name, besides Amazon's: under
-# this prefix (the roles read nothing else of Parameter Store).
+# this prefix and the stack's Environment tag, /cdn-alb-backend/<environment>/... (the roles
+# read nothing else of Parameter Store).
 MACHINE_IMAGE_PARAMETER_PREFIX = f"/{MAIN_PROJECT}/"
 # Record types the program writes: alias A and AAAA records, and ACM's CNAME validation record.
 DNS_RECORD_TYPES = ("A", "AAAA", "CNAME")
@@ -137,7 +143,8 @@ AMI_PARAMETERS = Scope(
     "MachineImageParameters",
     (
         "arn:{partition}:ssm:*:*:parameter/aws/service/ami-amazon-linux-latest/*",
-        f"arn:{{partition}}:ssm:*:{{account}}:parameter{MACHINE_IMAGE_PARAMETER_PREFIX}*",
+        f"arn:{{partition}}:ssm:*:{{account}}:parameter{MACHINE_IMAGE_PARAMETER_PREFIX}"
+        "{environment}/*",
     ),
 )
 LOAD_BALANCER = Scope(
@@ -212,9 +219,10 @@ HOSTED_ZONES = Scope(
     "HostedZones",
     ("arn:{partition}:route53:::hostedzone/*", "arn:{partition}:route53:::change/*"),
 )
+# Only in the zones the bootstrap is configured with (`hostedZoneIds`).
 RECORD_SETS = Scope(
-    "RecordSetsOfTheProgramsTypes",
-    ("arn:{partition}:route53:::hostedzone/*",),
+    "RecordSetsOfTheProgramsTypesInTheConfiguredZones",
+    ("arn:{partition}:route53:::hostedzone/{hosted_zone}",),
     {
         "ForAllValues:StringEquals": {
             "route53:ChangeResourceRecordSetsRecordTypes": DNS_RECORD_TYPES
@@ -867,15 +875,30 @@ def _fill(template: Any, context: Context) -> Any:
     """A template (string, or lists and mappings of them) with the account's values."""
     if isinstance(template, str):
         return template.format(
-            partition=context.partition, account=context.account, project_tag=context.project_tag
+            partition=context.partition,
+            account=context.account,
+            project_tag=context.project_tag,
+            environment=context.environment,
         )
     if isinstance(template, Mapping):
         return {key: _fill(value, context) for key, value in template.items()}
     return [_fill(item, context) for item in template]
 
 
-def _statement(scope: Scope, actions: Iterable[str], context: Context) -> dict[str, Any]:
-    resources = _fill(scope.resources, context)
+def _resources(scope: Scope, context: Context) -> list[str]:
+    """A scope's resources; one per configured zone for a `{hosted_zone}` template."""
+    resources = []
+    for template in scope.resources:
+        zones = context.hosted_zones if "{hosted_zone}" in template else ("",)
+        for zone in zones:
+            resources.append(_fill(template.replace("{hosted_zone}", zone), context))
+    return resources
+
+
+def _statement(scope: Scope, actions: Iterable[str], context: Context) -> dict[str, Any] | None:
+    resources = _resources(scope, context)
+    if not resources:
+        return None
     statement: dict[str, Any] = {
         "Sid": scope.sid,
         "Effect": "Allow",
@@ -908,9 +931,10 @@ def statements(
     for grant in all_grants():
         scopes.setdefault(grant.scope.sid, grant.scope)
         actions.setdefault(grant.scope.sid, set()).update(filter(keep, grant.actions))
-    return [
+    rendered = (
         _statement(scopes[sid], actions[sid], context) for sid in sorted(scopes) if actions[sid]
-    ]
+    )
+    return [statement for statement in rendered if statement is not None]
 
 
 # Denied whatever else is attached: removing or editing the boundary, and pointing an instance
@@ -975,20 +999,115 @@ def preview_statements(context: Context) -> list[dict[str, Any]]:
     return statements(context, keep=is_read_only)
 
 
-def state_statements(bucket_arn: str, key_arn: str, *, writable: bool) -> list[dict[str, Any]]:
-    """Pulumi's state (all of it under `.pulumi/`) and the key that encrypts it and the stacks'
-    secrets. A preview takes no lock and writes no history, so it only reads
-    (pkg/backend/diy/backend.go in pulumi/pulumi: Preview never calls Lock)."""
+def stack_objects(bucket_arn: str, stacks: Sequence[str], *, writable: bool) -> list[str]:
+    """The state objects of `stacks` (and, for a deploy role, of the integration test's copies
+    of them, `it-<stack>-...`), in the self-managed backend's project layout: the stack's
+    checkpoint (and its `.bak`) under `stacks/`, and its `history/`, `backups/` and `locks/`."""
+    names = [*stacks, *(f"it-{stack}-*" for stack in stacks)] if writable else list(stacks)
+    objects = []
+    for name in names:
+        objects.append(f"{bucket_arn}/{STATE_ROOT}/stacks/{MAIN_PROJECT}/{name}.json*")
+        if writable:
+            objects += [
+                f"{bucket_arn}/{STATE_ROOT}/{folder}/{MAIN_PROJECT}/{name}/*"
+                for folder in ("history", "backups", "locks")
+            ]
+    return objects
+
+
+def state_statements(
+    state: StateAccess, stacks: Sequence[str], *, writable: bool
+) -> list[dict[str, Any]]:
+    """Pulumi's state of one environment's stacks, the bucket's key (only as S3 uses it for
+    those objects), and the key of the environment's stack secrets. A preview takes no lock and
+    writes no history, so it only reads the checkpoints (pkg/backend/diy/backend.go in
+    pulumi/pulumi: Preview never calls Lock)."""
     object_actions = ["s3:GetObject", *(("s3:PutObject", "s3:DeleteObject") if writable else ())]
-    key_actions = ["kms:Decrypt", *(("kms:Encrypt", "kms:GenerateDataKey") if writable else ())]
+    bucket_key_actions = ["kms:Decrypt", *(("kms:GenerateDataKey",) if writable else ())]
+    secrets_actions = ["kms:Decrypt", *(("kms:Encrypt", "kms:GenerateDataKey") if writable else ())]
     return [
         {"Sid": "StateBucketList", "Effect": "Allow", "Action": ["s3:ListBucket"],
-         "Resource": bucket_arn},
-        {"Sid": "StateObjects", "Effect": "Allow", "Action": sorted(object_actions),
-         "Resource": f"{bucket_arn}/.pulumi/*"},
-        {"Sid": "StateKey", "Effect": "Allow", "Action": sorted(key_actions),
-         "Resource": key_arn},
+         "Resource": state.bucket_arn},
+        {"Sid": "StateLayout", "Effect": "Allow", "Action": ["s3:GetObject"],
+         "Resource": f"{state.bucket_arn}/{STATE_ROOT}/meta.yaml"},
+        {"Sid": "StateObjectsOfTheEnvironmentsStacks", "Effect": "Allow",
+         "Action": sorted(object_actions),
+         "Resource": stack_objects(state.bucket_arn, stacks, writable=writable)},
+        {"Sid": "StateBucketKeyThroughS3", "Effect": "Allow", "Action": sorted(bucket_key_actions),
+         "Resource": state.bucket_key_arn, "Condition": through_s3(state)},
+        {"Sid": "StackSecretsKeyOfTheEnvironment", "Effect": "Allow",
+         "Action": sorted(secrets_actions), "Resource": state.secrets_key_arn},
     ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StateAccess:
+    """Where one environment's state is: the bucket, its key, and the environment's key."""
+
+    bucket_arn: str
+    bucket_key_arn: str
+    secrets_key_arn: str
+    region: str
+
+
+def through_s3(state: StateAccess) -> dict[str, Any]:
+    """Only as S3 uses the key for this bucket (with a bucket key, the context is the bucket)."""
+    return {
+        "StringEquals": {"kms:ViaService": f"s3.{state.region}.amazonaws.com"},
+        "StringLike": {
+            "kms:EncryptionContext:aws:s3:arn": [state.bucket_arn, f"{state.bucket_arn}/*"]
+        },
+    }
+
+
+# ------------------------------------------------------------------------- key policies
+CI_ROLE_PREFIX = f"{MAIN_PROJECT}-github-"  # every role the bootstrap makes for GitHub
+KEY_ADMINISTRATION = (
+    "kms:CancelKeyDeletion", "kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey",
+    "kms:DisableKey", "kms:DisableKeyRotation", "kms:EnableKey", "kms:EnableKeyRotation",
+    "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListAliases", "kms:ListKeyPolicies",
+    "kms:ListKeyRotations", "kms:ListResourceTags", "kms:PutKeyPolicy", "kms:RotateKeyOnDemand",
+    "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource", "kms:UpdateAlias",
+    "kms:UpdateKeyDescription",
+)  # fmt: skip
+KEY_USE = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom",
+           "kms:ReEncryptTo")  # fmt: skip
+
+
+def ci_role_name(kind: str, environment: str) -> str:
+    return f"{CI_ROLE_PREFIX}{kind}-{environment}"
+
+
+def key_use(
+    sid: str, principals: Sequence[str], actions: Sequence[str], condition: Condition | None = None
+) -> dict[str, Any]:
+    statement: dict[str, Any] = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"AWS": sorted(principals)},
+        "Action": sorted(actions),
+        "Resource": "*",
+    }
+    if condition:
+        statement["Condition"] = dict(condition)
+    return statement
+
+
+def key_policy(context: Context, uses: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """An explicit key policy: the account administers the key (IAM policies decide who, and
+    can always put a new key policy: the break-glass), its administrators (any principal but
+    the CI roles, given an IAM policy that allows it) may use it, and the CI roles only as
+    `uses` names them."""
+    root = f"arn:{context.partition}:iam::{context.account}:root"
+    ci_roles = f"arn:{context.partition}:iam::{context.account}:role/{CI_ROLE_PREFIX}*"
+    return document([
+        {"Sid": "AccountAdministersTheKey", "Effect": "Allow", "Principal": {"AWS": root},
+         "Action": list(KEY_ADMINISTRATION), "Resource": "*"},
+        {"Sid": "AdministratorsMayUseTheKey", "Effect": "Allow", "Principal": {"AWS": root},
+         "Action": list(KEY_USE), "Resource": "*",
+         "Condition": {"ArnNotLike": {"aws:PrincipalArn": ci_roles}}},
+        *uses,
+    ])  # fmt: skip
 
 
 def document(statements: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

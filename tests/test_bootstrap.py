@@ -49,10 +49,24 @@ REGION = "eu-west-1"
 REPOSITORY = "octo-org/cdn-alb-backend"
 OIDC_HOST = "token.actions.githubusercontent.com"
 PROVIDER_ARN = f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{OIDC_HOST}"
-KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
-KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{KEY_ID}"
 STATE_BUCKET = f"cdn-alb-backend-state-{ACCOUNT_ID}-{REGION}"
 STATE_BUCKET_ARN = f"arn:aws:s3:::{STATE_BUCKET}"
+# The stack files' Environment tags: their stacks, and the GitHub environment of the deploys.
+ENVIRONMENTS = {"dev": (("dev",), "dev"), "prod": (("prod",), "production"),
+                "staging": (("staging",), "staging")}  # fmt: skip
+ROLES = [f"{kind}-{env}" for env in ENVIRONMENTS for kind in ("deploy", "preview")]
+
+
+def key_id(name: str) -> str:
+    return f"{name}-id"
+
+
+def key_arn(name: str) -> str:
+    """The mocks' ARN of the KMS key named `name` (state-key: the bucket's; state-<env>-key)."""
+    return f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{key_id(name)}"
+
+
+BUCKET_KEY_ARN = key_arn("state-key")
 
 
 # ------------------------------------------------------------------------ bootstrap runs
@@ -94,7 +108,6 @@ def _account_outputs(type_: str, outputs: dict[str, Any]) -> dict[str, Any]:
         "aws:iam/role:Role": {"arn": f"{iam}:role/{outputs['name']}"},
         "aws:iam/policy:Policy": {"arn": f"{iam}:policy/{outputs['name']}"},
         "aws:iam/openIdConnectProvider:OpenIdConnectProvider": {"arn": PROVIDER_ARN},
-        "aws:kms/key:Key": {"arn": KEY_ARN, "keyId": KEY_ID},
     }.get(type_, {})
 
 
@@ -109,6 +122,8 @@ class BootstrapMocks(RecordingMocks):
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         id_, outputs = super().new_resource(args)
+        if args.typ == "aws:kms/key:Key":
+            outputs = {**outputs, "arn": key_arn(args.name), "keyId": key_id(args.name)}
         return id_, {**outputs, **_account_outputs(args.typ, outputs)}
 
 
@@ -163,7 +178,7 @@ def bootstrap(**overrides: str) -> Run:
 
 
 def policy_documents(run: Run, role: str) -> list[dict[str, Any]]:
-    """The managed policies attached to `github-<role>`, in order."""
+    """The managed policies attached to `github-<role>` (`deploy-dev`), in order."""
     prefix = f"github-{role}-"
     return [
         json.loads(resource.inputs["policy"])
@@ -221,16 +236,24 @@ def expected_trust(subjects: list[str]) -> dict[str, Any]:
     }
 
 
-def test_deploy_role_trusts_only_the_repositorys_deploy_environments() -> None:
-    assert trust(bootstrap(), "deploy") == expected_trust(
-        [f"repo:{REPOSITORY}:environment:dev", f"repo:{REPOSITORY}:environment:production"]
+def test_roles_are_made_per_environment_of_the_stack_files() -> None:
+    roles = {r.name: r.inputs["name"] for r in bootstrap().of_type("aws:iam/role:Role")}
+    assert roles == {f"github-{role}": f"cdn-alb-backend-github-{role}" for role in ROLES}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_a_deploy_role_trusts_only_its_environments_github_environment(env: str) -> None:
+    github_environment = ENVIRONMENTS[env][1]
+    assert trust(bootstrap(), f"deploy-{env}") == expected_trust(
+        [f"repo:{REPOSITORY}:environment:{github_environment}"]
     )
 
 
-def test_preview_role_trusts_only_pull_requests_and_main() -> None:
-    assert trust(bootstrap(), "preview") == expected_trust(
-        [f"repo:{REPOSITORY}:pull_request", f"repo:{REPOSITORY}:ref:refs/heads/main"]
-    )
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_preview_roles_trust_main_and_only_devs_trusts_pull_requests(env: str) -> None:
+    main = f"repo:{REPOSITORY}:ref:refs/heads/main"
+    subjects = [f"repo:{REPOSITORY}:pull_request", main] if env == "dev" else [main]
+    assert trust(bootstrap(), f"preview-{env}") == expected_trust(subjects)
 
 
 def test_the_oidc_provider_is_githubs_for_sts() -> None:
@@ -245,13 +268,14 @@ def test_an_existing_oidc_provider_is_looked_up_instead() -> None:
     assert not run.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
     [lookup] = [i for i in run.invokes if i.token.endswith("getOpenIdConnectProvider")]
     assert lookup.args["url"] == f"https://{OIDC_HOST}"
-    assert trust(run, "deploy")["Statement"][0]["Principal"] == {"Federated": PROVIDER_ARN}
+    assert trust(run, "deploy-dev")["Statement"][0]["Principal"] == {"Federated": PROVIDER_ARN}
 
 
 def test_sessions_last_long_enough_for_a_deploy_and_no_longer_for_a_preview() -> None:
     run = bootstrap()
-    assert run.named("github-deploy").inputs["maxSessionDuration"] == 7200
-    assert run.named("github-preview").inputs["maxSessionDuration"] == 3600
+    for env in ENVIRONMENTS:
+        assert run.named(f"github-deploy-{env}").inputs["maxSessionDuration"] == 7200
+        assert run.named(f"github-preview-{env}").inputs["maxSessionDuration"] == 3600
 
 
 def test_state_bucket_is_versioned_kms_encrypted_private_and_tls_only() -> None:
@@ -264,7 +288,7 @@ def test_state_bucket_is_versioned_kms_encrypted_private_and_tls_only() -> None:
     assert encryption == {
         "applyServerSideEncryptionByDefault": {
             "sseAlgorithm": "aws:kms",
-            "kmsMasterKeyId": KEY_ARN,
+            "kmsMasterKeyId": BUCKET_KEY_ARN,
         },
         "bucketKeyEnabled": True,
     }
@@ -291,22 +315,87 @@ def test_replaced_state_versions_expire_after_the_configured_days() -> None:
     assert rule["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 1}
 
 
-def test_the_key_rotates_and_has_an_alias() -> None:
+def test_the_bucket_key_and_each_environments_key_rotate_and_have_aliases() -> None:
     run = bootstrap()
-    assert run.one("aws:kms/key:Key").inputs["enableKeyRotation"] is True
-    alias = run.one("aws:kms/alias:Alias").inputs
-    assert alias == {"name": "alias/cdn-alb-backend-state", "targetKeyId": KEY_ID}
+    keys = {key.name: key.inputs for key in run.of_type("aws:kms/key:Key")}
+    assert set(keys) == {"state-key", *(f"state-{env}-key" for env in ENVIRONMENTS)}
+    assert all(key["enableKeyRotation"] is True for key in keys.values())
+    aliases = {
+        a.inputs["name"]: a.inputs["targetKeyId"] for a in run.of_type("aws:kms/alias:Alias")
+    }
+    assert aliases == {
+        "alias/cdn-alb-backend-state": key_id("state-key"),
+        **{f"alias/cdn-alb-backend-{env}": key_id(f"state-{env}-key") for env in ENVIRONMENTS},
+    }
+
+
+def key_policy(name: str) -> dict[str, Any]:
+    return json.loads(bootstrap().named(name).inputs["policy"])
+
+
+def role_arn(role: str) -> str:
+    return f"arn:aws:iam::{ACCOUNT_ID}:role/cdn-alb-backend-github-{role}"
+
+
+@pytest.mark.parametrize("name", ["state-key", *(f"state-{env}-key" for env in ENVIRONMENTS)])
+def test_each_key_has_an_explicit_policy_the_account_administers(name: str) -> None:
+    administer, administrators_use, *uses = key_policy(name)["Statement"]
+    root = {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}
+    assert administer["Principal"] == root
+    assert "kms:PutKeyPolicy" in administer["Action"]  # the break-glass: a new key policy
+    assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"} & set(administer["Action"])
+    # Administrators may use it; the CI roles only as named below, not through IAM.
+    assert administrators_use["Principal"] == root
+    assert administrators_use["Condition"] == {
+        "ArnNotLike": {
+            "aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT_ID}:role/cdn-alb-backend-github-*"
+        }
+    }
+    assert uses
+
+
+def test_the_bucket_key_serves_the_ci_roles_only_through_s3_for_the_state_bucket() -> None:
+    _, _, deployers, previewers = key_policy("state-key")["Statement"]
+    through_s3 = {
+        "StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"},
+        "StringLike": {
+            "kms:EncryptionContext:aws:s3:arn": [STATE_BUCKET_ARN, f"{STATE_BUCKET_ARN}/*"]
+        },
+    }
+    assert deployers["Principal"] == {"AWS": sorted(role_arn(f"deploy-{e}") for e in ENVIRONMENTS)}
+    assert deployers["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert previewers["Principal"] == {
+        "AWS": sorted(role_arn(f"preview-{e}") for e in ENVIRONMENTS)
+    }
+    assert previewers["Action"] == ["kms:Decrypt"]
+    assert deployers["Condition"] == previewers["Condition"] == through_s3
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_an_environments_secrets_key_serves_only_its_two_roles(env: str) -> None:
+    _, _, deployer, previewer = key_policy(f"state-{env}-key")["Statement"]
+    assert deployer["Principal"] == {"AWS": [role_arn(f"deploy-{env}")]}
+    assert deployer["Action"] == ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+    assert previewer["Principal"] == {"AWS": [role_arn(f"preview-{env}")]}
+    assert previewer["Action"] == ["kms:Decrypt"]
 
 
 def test_outputs_are_exactly_the_repository_variables_the_workflows_read() -> None:
     run = bootstrap()
+    per_environment = {
+        f"{variable}_{env.upper()}": value
+        for env in ENVIRONMENTS
+        for variable, value in (
+            ("AWS_DEPLOY_ROLE_ARN", role_arn(f"deploy-{env}")),
+            ("AWS_PREVIEW_ROLE_ARN", role_arn(f"preview-{env}")),
+            ("PULUMI_SECRETS_PROVIDER", f"awskms://alias/cdn-alb-backend-{env}?region={REGION}"),
+        )
+    }
     assert run.exports == {
-        "AWS_DEPLOY_ROLE_ARN": run.named("github-deploy").outputs["arn"],
-        "AWS_PREVIEW_ROLE_ARN": run.named("github-preview").outputs["arn"],
+        **per_environment,
         "AWS_REGION": REGION,
         "INSTANCE_ROLE_BOUNDARY": "cdn-alb-backend-instance-boundary",
         "PULUMI_BACKEND_URL": f"s3://{STATE_BUCKET}?region={REGION}",
-        "PULUMI_SECRETS_PROVIDER": f"awskms://alias/cdn-alb-backend-state?region={REGION}",
     }
 
 
@@ -339,6 +428,9 @@ BAD_SETTINGS = [
     ("createOidcProvider", "yes"),
     ("projectTag", ""),
     ("projectTag", "cdn,alb"),
+    ("hostedZoneIds", "Z0123456789ABC"),
+    ("hostedZoneIds", '["example.com"]'),
+    ("hostedZoneIds", '["/hostedzone/Z0123456789ABC"]'),
 ]
 
 
@@ -461,7 +553,9 @@ def allowed(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def test_instance_role_permissions_change_only_within_the_boundary() -> None:
     granting = [
-        s for s in allowed(role_statements("deploy")) if ROLE_PERMISSION_WRITES & set(s["Action"])
+        s
+        for s in allowed(role_statements("deploy-dev"))
+        if ROLE_PERMISSION_WRITES & set(s["Action"])
     ]
     assert {a for s in granting for a in s["Action"]} >= ROLE_PERMISSION_WRITES
     for statement in granting:
@@ -474,7 +568,7 @@ def test_instance_role_permissions_change_only_within_the_boundary() -> None:
 
 
 def test_the_boundary_can_be_neither_removed_nor_edited_nor_a_trust_changed() -> None:
-    statements = role_statements("deploy")
+    statements = role_statements("deploy-dev")
     granted = {a for s in allowed(statements) for a in s["Action"]}
     denied = {a for s in statements if s["Effect"] == "Deny" for a in s["Action"]}
     assert granted & NEVER_ALLOWED == set()
@@ -523,7 +617,7 @@ def test_the_program_attaches_no_managed_policy_to_its_instance_role() -> None:
 
 
 def test_the_dynamic_provider_can_roll_out_and_resolve_images() -> None:
-    statements = allowed(role_statements("deploy"))
+    statements = allowed(role_statements("deploy-dev"))
 
     def resources_of(action: str) -> set[str]:
         return {r for s in statements if action in s["Action"] for r in as_list(s["Resource"])}
@@ -539,7 +633,7 @@ def test_the_dynamic_provider_can_roll_out_and_resolve_images() -> None:
         "ec2:DescribeImages",
     ):
         assert "*" in resources_of(action), action
-    own_parameters = f"arn:aws:ssm:*:{ACCOUNT_ID}:parameter/cdn-alb-backend/*"
+    own_parameters = f"arn:aws:ssm:*:{ACCOUNT_ID}:parameter/cdn-alb-backend/dev/*"
     for action in ("ssm:GetParameter", "ssm:GetParameters"):
         assert own_parameters in resources_of(action), action
     assert resources_of("cloudwatch:DescribeAlarms")
@@ -587,28 +681,40 @@ def supports_resource_tag_condition(action: str) -> bool:
     )
 
 
-def test_roles_get_exactly_the_packed_policies_and_the_state_policy() -> None:
-    context = policies.Context("aws", ACCOUNT_ID, "cdn-alb-backend")
-    for role, expected, writable in (
+def state_access(env: str) -> policies.StateAccess:
+    return policies.StateAccess(
+        STATE_BUCKET_ARN, BUCKET_KEY_ARN, key_arn(f"state-{env}-key"), REGION
+    )
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_roles_get_exactly_the_packed_policies_and_the_state_policy(env: str) -> None:
+    context = policies.Context("aws", ACCOUNT_ID, "cdn-alb-backend", env)
+    stacks = ENVIRONMENTS[env][0]
+    for kind, expected, writable in (
         ("deploy", policies.deploy_statements(context), True),
         ("preview", policies.preview_statements(context), False),
     ):
-        state = policies.state_statements(STATE_BUCKET_ARN, KEY_ARN, writable=writable)
-        assert policy_documents(bootstrap(), role) == [
+        state = policies.state_statements(state_access(env), stacks, writable=writable)
+        assert policy_documents(bootstrap(), f"{kind}-{env}") == [
             *policies.documents(expected),
             policies.document(state),
         ]
 
 
 def test_each_policy_fits_a_managed_policy_and_a_role_fits_its_attachments() -> None:
-    for role in ("deploy", "preview"):
+    for role in ROLES:
         documents = policy_documents(bootstrap(), role)
         assert len(documents) <= 10
         assert all(policies.policy_size(d) <= policies.MANAGED_POLICY_LIMIT for d in documents)
 
 
+def all_role_statements() -> list[dict[str, Any]]:
+    return [statement for role in ROLES for statement in role_statements(role)]
+
+
 def test_no_action_wildcards_and_every_action_is_known_to_iam() -> None:
-    for statement in role_statements("deploy") + role_statements("preview"):
+    for statement in all_role_statements():
         for action in statement["Action"]:
             assert "*" not in action, action
             assert "?" not in action, action
@@ -616,7 +722,7 @@ def test_no_action_wildcards_and_every_action_is_known_to_iam() -> None:
 
 
 def test_wildcard_resources_only_for_actions_without_resource_level_permissions() -> None:
-    for statement in role_statements("deploy") + role_statements("preview"):
+    for statement in all_role_statements():
         if statement["Resource"] == "*":
             scoped = [a for a in statement["Action"] if any(
                 rt["resource_type"] for rt in privilege(a)["resource_types"])]  # fmt: skip
@@ -624,32 +730,101 @@ def test_wildcard_resources_only_for_actions_without_resource_level_permissions(
 
 
 def test_tag_guarded_deletes_are_actions_iam_evaluates_the_tag_for() -> None:
-    [guarded] = [s for s in role_statements("deploy") if "aws:ResourceTag/Project" in json.dumps(s)]
+    [guarded] = [
+        s for s in role_statements("deploy-dev") if "aws:ResourceTag/Project" in json.dumps(s)
+    ]
     assert guarded["Condition"] == {"StringEquals": {"aws:ResourceTag/Project": "cdn-alb-backend"}}
     assert [a for a in guarded["Action"] if not supports_resource_tag_condition(a)] == []
 
 
-def test_preview_policy_changes_nothing_outside_the_state_bucket_and_key() -> None:
-    state_resources = {STATE_BUCKET_ARN, f"{STATE_BUCKET_ARN}/.pulumi/*", KEY_ARN}
-    for statement in role_statements("preview"):
-        if statement["Sid"].startswith("State"):
-            assert set(as_list(statement["Resource"])) <= state_resources, statement["Sid"]
+def state_statement(role: str, sid: str) -> dict[str, Any]:
+    [statement] = [s for s in role_statements(role) if s["Sid"] == sid]
+    return statement
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_preview_policy_changes_nothing_outside_its_state(env: str) -> None:
+    for statement in role_statements(f"preview-{env}"):
+        if statement["Sid"].startswith("State") or statement["Sid"].startswith("StackSecrets"):
             continue
         for action in statement["Action"]:
             assert policies.is_read_only(action), action
             assert privilege(action)["access_level"] in ("Read", "List"), action
 
 
-def test_the_deploy_role_can_write_state_and_the_preview_role_only_read_it() -> None:
-    def state_actions(role: str) -> set[str]:
-        return {
-            a for s in role_statements(role) if s["Sid"].startswith("State") for a in s["Action"]
-        }
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_a_role_reaches_only_its_environments_stacks_state(env: str) -> None:
+    [stack] = ENVIRONMENTS[env][0]
+    root = f"{STATE_BUCKET_ARN}/.pulumi"
+    deploy = state_statement(f"deploy-{env}", "StateObjectsOfTheEnvironmentsStacks")
+    preview = state_statement(f"preview-{env}", "StateObjectsOfTheEnvironmentsStacks")
+    assert deploy["Resource"] == [
+        f"{root}/{folder}/cdn-alb-backend/{name}{suffix}"
+        for name in (stack, f"it-{stack}-*")  # and the integration test's copies
+        for folder, suffix in (
+            ("stacks", ".json*"), ("history", "/*"), ("backups", "/*"), ("locks", "/*")
+        )
+    ]  # fmt: skip
+    assert deploy["Action"] == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+    assert preview["Resource"] == [f"{root}/stacks/cdn-alb-backend/{stack}.json*"]
+    assert preview["Action"] == ["s3:GetObject"]
+    for role in (f"deploy-{env}", f"preview-{env}"):
+        assert state_statement(role, "StateLayout")["Resource"] == f"{root}/meta.yaml"
+        assert state_statement(role, "StateBucketList")["Resource"] == STATE_BUCKET_ARN
 
-    assert state_actions("preview") == {"s3:ListBucket", "s3:GetObject", "kms:Decrypt"}
-    assert state_actions("deploy") == state_actions("preview") | {
-        "s3:PutObject", "s3:DeleteObject", "kms:Encrypt", "kms:GenerateDataKey"
-    }  # fmt: skip
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_a_role_uses_the_bucket_key_only_through_s3_and_its_own_secrets_key(env: str) -> None:
+    for kind, secrets_actions, bucket_actions in (
+        ("deploy", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+         ["kms:Decrypt", "kms:GenerateDataKey"]),
+        ("preview", ["kms:Decrypt"], ["kms:Decrypt"]),
+    ):  # fmt: skip
+        role = f"{kind}-{env}"
+        bucket_key = state_statement(role, "StateBucketKeyThroughS3")
+        secrets = state_statement(role, "StackSecretsKeyOfTheEnvironment")
+        assert bucket_key["Resource"] == BUCKET_KEY_ARN
+        assert bucket_key["Action"] == bucket_actions
+        assert bucket_key["Condition"]["StringEquals"] == {
+            "kms:ViaService": f"s3.{REGION}.amazonaws.com"
+        }
+        assert secrets["Resource"] == key_arn(f"state-{env}-key")
+        assert secrets["Action"] == secrets_actions
+        kms = {r for s in role_statements(role) if "kms:Decrypt" in s["Action"]
+               for r in as_list(s["Resource"])}  # fmt: skip
+        assert kms == {BUCKET_KEY_ARN, key_arn(f"state-{env}-key")}
+
+
+def test_record_changes_only_in_the_configured_zones() -> None:
+    def zones(run: Run) -> set[str]:
+        statements = [
+            s
+            for document in policy_documents(run, "deploy-dev")
+            for s in document["Statement"]
+            if "route53:ChangeResourceRecordSets" in s["Action"]
+        ]
+        return {r for s in statements for r in as_list(s["Resource"])}
+
+    assert zones(bootstrap()) == set()  # none configured: no record changes at all
+    configured = bootstrap(hostedZoneIds='["Z0123456789ABC", "Z9876543210XYZ"]')
+    assert zones(configured) == {
+        "arn:aws:route53:::hostedzone/Z0123456789ABC",
+        "arn:aws:route53:::hostedzone/Z9876543210XYZ",
+    }
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_machine_image_parameters_are_the_environments_own(env: str) -> None:
+    resources = {
+        r
+        for s in role_statements(f"deploy-{env}")
+        if "ssm:GetParameter" in s["Action"]
+        for r in as_list(s["Resource"])
+    }
+    assert resources == {
+        "arn:aws:ssm:*:*:parameter/aws/service/ami-amazon-linux-latest/*",
+        f"arn:aws:ssm:*:{ACCOUNT_ID}:parameter/cdn-alb-backend/{env}/*",
+    }
 
 
 # ----------------------------------------------------------------------------- parliament
@@ -708,6 +883,10 @@ def finding_statements(finding: Any, document: dict[str, Any]) -> set[str]:
 
 # Every finding parliament may still report, by (issue, statement), and why it stays.
 PERMISSIONS = "PERMISSIONS_MANAGEMENT_ACTIONS"
+KEY_POLICY_STATEMENTS = (
+    "AccountAdministersTheKey", "AdministratorsMayUseTheKey", "DeployRole", "PreviewRole",
+    "DeployRolesThroughS3", "PreviewRolesThroughS3",
+)  # fmt: skip
 JUSTIFIED_FINDINGS: dict[tuple[str, str], str] = {
     ("RESOURCE_MISMATCH", "LoadBalancer"): "IAM lists app and net listener ARNs as "
     "alternatives; the program has only application load balancers, so only app ARNs are granted",
@@ -722,6 +901,12 @@ JUSTIFIED_FINDINGS: dict[tuple[str, str], str] = {
     "what can change its permissions is in InstanceRoleWithinTheBoundary",
     (PERMISSIONS, "InstanceRoleWithinTheBoundary"): "writes the instance role's policies, only "
     "while it has the boundary (which caps them; nothing may remove or edit it)",
+    **dict.fromkeys(
+        (("RESOURCE_STAR", sid) for sid in KEY_POLICY_STATEMENTS),
+        "in a key policy `*` is the key the policy is on",
+    ),
+    (PERMISSIONS, "AccountAdministersTheKey"): "the account's administrators manage the key "
+    "(PutKeyPolicy is the break-glass); no CI role may (they are not the account principal)",
     ("CREDENTIALS_EXPOSURE", "RegistryLogin"): "an instance's ECR login token for its image pull "
     "(the boundary's, ECR accepts only `*`)",
     (PERMISSIONS, "PassOnlyTheInstanceRoleToEc2"): "PassRole of the instance role, to EC2 only",
@@ -755,7 +940,10 @@ def parliament_findings() -> dict[str, tuple[bool, list[tuple[str, str, Any]]]]:
 
 def test_parliament_lints_every_rendered_policy_to_the_end() -> None:
     results = parliament_findings()
-    assert {"state-policy.policy", "github-deploy (all attached)"} <= set(results)
+    assert {"state-policy.policy", "state-key.policy", "instance-boundary-policy.policy"} <= set(
+        results
+    )
+    assert {f"github-{role} (all attached)" for role in ROLES} <= set(results)
     for name, (valid, findings) in results.items():
         assert valid, (name, findings)
         assert "INVALID_ARN" not in {issue for issue, _, _ in findings}, name

@@ -21,6 +21,7 @@ import yaml
 
 from scripts import cost
 from tests.integration.ephemeral import available_stack_files
+from tests.test_bootstrap import bootstrap
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_DIR = ROOT / ".github" / "workflows"
@@ -169,19 +170,20 @@ def test_test_job_runs_exactly_make_test_with_what_ci_installs() -> None:
     assert "--no-install-recommends cloud-init systemd" in ci_run
 
 
-def test_preview_runs_after_the_tests_for_both_stacks() -> None:
+def test_pull_requests_preview_dev_only_after_the_tests() -> None:
+    """A pull request's code runs in the preview: it gets dev's read-only role, never prod's."""
     preview = job(PULL_REQUEST, "preview")
     needs = preview["needs"]
     assert (needs if isinstance(needs, list) else [needs]) == ["test"]
-    assert preview["strategy"]["matrix"] == {"stack": list(STACKS)}
-    assert preview["strategy"]["fail-fast"] is False
+    assert "strategy" not in preview
+    assert pulumi_step(preview)["with"]["stack-name"] == "dev"
+    assert role_to_assume(preview) == "${{ vars.AWS_PREVIEW_ROLE_ARN_DEV }}"
 
 
 def test_preview_comments_on_the_pull_request() -> None:
     preview = job(PULL_REQUEST, "preview")
     with_ = pulumi_step(preview)["with"]
     assert with_["command"] == "preview"
-    assert with_["stack-name"] == "${{ matrix.stack }}"
     assert with_["comment-on-pr"] is True
     assert with_["github-token"] == "${{ secrets.GITHUB_TOKEN }}"
     assert preview["permissions"]["pull-requests"] == "write"
@@ -278,7 +280,7 @@ def workflow_call() -> dict[str, Any]:
 def test_deploy_stack_runs_only_when_called_with_a_stack_and_an_environment() -> None:
     assert set(triggers(DEPLOY_STACK)) == {"workflow_call"}
     inputs = workflow_call()["inputs"]
-    assert set(inputs) == {"stack", "environment"}
+    assert set(inputs) == {"stack", "environment", "role-to-assume"}
     for declared in inputs.values():
         assert declared["type"] == "string"
         assert declared["required"] is True  # no default stack to deploy by mistake
@@ -293,7 +295,11 @@ def test_deploy_calls_the_reusable_workflow_once_per_stack(stack: str) -> None:
     assert body["uses"] == CALLED_WORKFLOW
     assert (ROOT / CALLED_WORKFLOW).is_file()
     assert "steps" not in body  # the steps live in deploy-stack.yml only
-    assert body["with"] == {"stack": stack, "environment": ENVIRONMENTS[stack]}
+    assert body["with"] == {
+        "stack": stack,
+        "environment": ENVIRONMENTS[stack],
+        "role-to-assume": f"${{{{ vars.AWS_DEPLOY_ROLE_ARN_{stack.upper()} }}}}",
+    }
     assert set(body["with"]) == set(workflow_call()["inputs"])
 
 
@@ -312,16 +318,17 @@ def test_deploy_passes_only_the_pulumi_secrets(stack: str) -> None:
         assert secret["required"] is False  # one backend or the other: the other one is unset
 
 
-def test_prod_deploys_after_dev_behind_the_production_environment() -> None:
+def test_prod_deploys_after_dev_behind_the_production_environment_from_main_only() -> None:
     prod = caller("prod")
     needs = prod["needs"]
+    main = "github.ref == 'refs/heads/main'"
     assert "deploy-dev" in (needs if isinstance(needs, list) else [needs])
-    assert "if" not in prod  # runs only when deploy-dev succeeded
+    assert prod["if"] == main  # and only when deploy-dev succeeded
     assert _environment(deployed_job("prod")) == "production"  # required reviewers: settings
+    # The reusable job refuses production from any other ref, whoever calls it.
+    assert deploy_job()["if"] == f"inputs.environment != 'production' || {main}"
     dev = caller("dev")
-    assert (
-        dev["if"] == "github.ref == 'refs/heads/main'"
-    )  # a manual run from a branch deploys nothing
+    assert dev["if"] == main  # a manual run from a branch deploys nothing
     assert "needs" not in dev
     assert _environment(deployed_job("dev")) == "dev"
     # The environment is set in the reusable job (a calling job cannot have one), with the URL.
@@ -330,7 +337,6 @@ def test_prod_deploys_after_dev_behind_the_production_environment() -> None:
         "url": "${{ steps.up.outputs.url }}",
     }
     assert pulumi_step(deploy_job())["id"] == "up"
-    assert "if" not in deploy_job()
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -492,8 +498,20 @@ def test_integration_leaves_the_clean_up_time_within_the_job_timeout() -> None:
     assert body["timeout-minutes"] >= run["timeout-minutes"] + cleanup["timeout-minutes"] + 10
 
 
-def test_integration_deploys_with_the_dev_environments_role() -> None:
-    assert _environment(job(INTEGRATION, "integration")) == "dev"
+def test_integration_runs_from_main_in_the_stack_files_environment_with_its_role() -> None:
+    body = job(INTEGRATION, "integration")
+    assert body["if"] == "github.ref == 'refs/heads/main'"
+    # The schedule has no inputs: dev. A copy of prod waits for production's reviewers.
+    assert _environment(body) == (
+        "${{ inputs.stack == 'prod' && 'production' || inputs.stack || 'dev' }}"
+    )
+    assert body["env"]["DEPLOY_ROLE_ARN"] == (
+        "${{ inputs.stack == 'prod' && vars.AWS_DEPLOY_ROLE_ARN_PROD || "
+        "inputs.stack == 'staging' && vars.AWS_DEPLOY_ROLE_ARN_STAGING || "
+        "vars.AWS_DEPLOY_ROLE_ARN_DEV }}"
+    )
+    steps = [step for step in body["steps"] if _configures_aws(step)]
+    assert {step["with"]["role-to-assume"] for step in steps} == {"${{ env.DEPLOY_ROLE_ARN }}"}
 
 
 # --- Drift: preview --refresh --expect-no-changes -----------------------------------------
@@ -507,9 +525,15 @@ def test_drift_runs_daily_and_by_hand_only() -> None:
     assert hour.isdigit()
 
 
-def test_drift_checks_both_deployed_stacks_of_main() -> None:
+def test_drift_checks_both_deployed_stacks_of_main_each_with_its_preview_role() -> None:
     body = job(DRIFT, "drift")
-    assert body["strategy"]["matrix"] == {"stack": list(STACKS)}
+    assert body["strategy"]["matrix"] == {
+        "include": [
+            {"stack": stack, "role": f"${{{{ vars.AWS_PREVIEW_ROLE_ARN_{stack.upper()} }}}}"}
+            for stack in STACKS
+        ]
+    }
+    assert role_to_assume(body) == "${{ matrix.role }}"
     assert body["strategy"]["fail-fast"] is False
     assert body["if"] == "github.ref == 'refs/heads/main'"
     assert workflow(DRIFT)["concurrency"]["group"] == "${{ github.workflow }}"
@@ -546,18 +570,15 @@ def test_drift_writes_the_diff_to_the_job_summary_when_it_fails() -> None:
     assert step["run"].rstrip().endswith('} >> "$GITHUB_STEP_SUMMARY"')
 
 
-def test_drift_uses_the_read_only_role_of_the_pull_request_previews() -> None:
-    def role(body: Job) -> str:
-        return step_named(body, "configures AWS credentials", _configures_aws)["with"][
-            "role-to-assume"
-        ]
+def role_to_assume(body: Job) -> str:
+    return step_named(body, "configures AWS credentials", _configures_aws)["with"]["role-to-assume"]
 
-    drift = job(DRIFT, "drift")
-    preview = job(PULL_REQUEST, "preview")
 
-    assert role(drift) == role(preview)
-    assert "environment" not in drift  # an environment would swap in its own AWS_ROLE_ARN
-    assert "environment" not in preview
+def test_previews_run_in_no_environment() -> None:
+    # In an environment the OIDC subject would be the environment's, which no preview role
+    # trusts.
+    assert "environment" not in job(DRIFT, "drift")
+    assert "environment" not in job(PULL_REQUEST, "preview")
 
 
 # --- Every Pulumi job ---------------------------------------------------------------------
@@ -567,10 +588,6 @@ PULUMI_JOBS = [(PULL_REQUEST, "preview"), (DEPLOY_STACK, DEPLOY_STACK_JOB)]
 # Every job that reaches AWS: the ones above, and the integration and drift jobs.
 AWS_JOBS = [*PULUMI_JOBS, (INTEGRATION, "integration"), (DRIFT, "drift")]
 READ_ONLY_JOBS = {"preview", "drift"}
-
-
-def bootstrap_sources() -> str:
-    return "".join(path.read_text() for path in sorted((ROOT / "bootstrap").glob("*.py")))
 
 
 @pytest.mark.parametrize(("name", "job_id"), PULUMI_JOBS)
@@ -595,11 +612,14 @@ def test_dependencies_and_credentials_are_ready_before_pulumi(name: str, job_id:
 
 @pytest.mark.parametrize(("name", "job_id"), AWS_JOBS)
 def test_pulumi_backend_settings_come_from_secrets_and_variables(name: str, job_id: str) -> None:
-    assert job(name, job_id)["env"] == {
-        "PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}",
-        "PULUMI_BACKEND_URL": "${{ vars.PULUMI_BACKEND_URL }}",
-        "PULUMI_CONFIG_PASSPHRASE": "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}",
-    }
+    assert (
+        job(name, job_id)["env"].items()
+        >= {
+            "PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}",
+            "PULUMI_BACKEND_URL": "${{ vars.PULUMI_BACKEND_URL }}",
+            "PULUMI_CONFIG_PASSPHRASE": "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}",
+        }.items()
+    )
 
 
 # --- Credentials and permissions ----------------------------------------------------------
@@ -615,30 +635,36 @@ def test_aws_credentials_come_from_oidc(name: str, job_id: str) -> None:
     steps = [step for step in body["steps"] if _configures_aws(step)]
 
     # Previews and drift checks read; only deploys (and the throw-away integration stacks in
-    # the dev environment) may change anything.
-    role = "AWS_PREVIEW_ROLE_ARN" if job_id in READ_ONLY_JOBS else "AWS_DEPLOY_ROLE_ARN"
+    # their stack file's environment) may change anything.
+    kind = "AWS_PREVIEW_ROLE_ARN_" if job_id in READ_ONLY_JOBS else "AWS_DEPLOY_ROLE_ARN_"
+    # Where the job's role comes from: the variables it can resolve to.
+    sources = {
+        "${{ inputs.role-to-assume }}": [c["with"]["role-to-assume"] for c in map(caller, STACKS)],
+        "${{ matrix.role }}": [e["role"] for e in body.get("strategy", {}).get("matrix", {}).get(
+            "include", [])],
+        "${{ env.DEPLOY_ROLE_ARN }}": [body.get("env", {}).get("DEPLOY_ROLE_ARN", "")],
+    }  # fmt: skip
 
     assert body["permissions"]["id-token"] == "write"
     assert steps
     for step in steps:
-        assert step["with"]["role-to-assume"] == f"${{{{ vars.{role} }}}}"
+        role = step["with"]["role-to-assume"]
+        variables = set(re.findall(r"vars\.([A-Z_]+)", " ".join(sources.get(role, [role]))))
+        assert variables, role
+        assert all(variable.startswith(kind) for variable in variables), (role, variables)
         assert step["with"]["aws-region"] == "${{ vars.AWS_REGION }}"
 
 
 def test_workflows_read_only_variables_the_bootstrap_outputs() -> None:
     text = "".join((WORKFLOW_DIR / name).read_text(encoding="utf-8") for name in WORKFLOWS)
     read = set(re.findall(r"vars\.([A-Z_]+)", text))
-    bootstrap = yaml.safe_load((ROOT / "bootstrap" / "Pulumi.yaml").read_text())
-    outputs = set(re.findall(r'pulumi\.export\(\s*"([A-Z_]+)"', bootstrap_sources()))
 
-    assert bootstrap["name"] == "cdn-alb-backend-bootstrap"
     assert read == {
-        "AWS_DEPLOY_ROLE_ARN",
-        "AWS_PREVIEW_ROLE_ARN",
-        "AWS_REGION",
-        "PULUMI_BACKEND_URL",
-    }
-    assert read <= outputs
+        "AWS_DEPLOY_ROLE_ARN_DEV", "AWS_DEPLOY_ROLE_ARN_STAGING", "AWS_DEPLOY_ROLE_ARN_PROD",
+        "AWS_PREVIEW_ROLE_ARN_DEV", "AWS_PREVIEW_ROLE_ARN_PROD",
+        "AWS_REGION", "PULUMI_BACKEND_URL",
+    }  # fmt: skip
+    assert read <= set(bootstrap().exports)
 
 
 @pytest.mark.parametrize("name", WORKFLOWS)
