@@ -97,11 +97,26 @@ def index_of(body: Job, what: str, predicate: Callable[[Step], bool]) -> int:
 
 
 def pulumi_step(body: Job) -> Step:
-    return body["steps"][index_of(body, "uses pulumi/actions", _is_pulumi)]
+    return body["steps"][index_of(body, "runs a pulumi/actions command", _is_pulumi)]
 
 
 def _is_pulumi(step: Step) -> bool:
-    return action(step) == PULUMI_ACTION
+    """A step that runs a Pulumi command through pulumi/actions (not one that installs the CLI)."""
+    return action(step) == PULUMI_ACTION and "command" in step.get("with", {})
+
+
+def _installs_pulumi(step: Step) -> bool:
+    return action(step) == PULUMI_ACTION and "command" not in step.get("with", {})
+
+
+def _runs_pulumi(step: Step) -> bool:
+    """A step that runs the Pulumi CLI, itself or through make or pulumi/actions."""
+    run = str(step.get("run", ""))
+    return _is_pulumi(step) or "pulumi " in run or run.strip().startswith("make integration")
+
+
+def _sets_the_boundary(step: Step) -> bool:
+    return "pulumi config set instanceRoleBoundary" in str(step.get("run", ""))
 
 
 def _configures_aws(step: Step) -> bool:
@@ -360,13 +375,13 @@ def test_each_caller_deploys_and_names_its_own_stack(stack: str) -> None:
     )
 
     assert pulumi_step(body)["with"]["stack-name"] == stack
-    assert export["env"] == {"STACK": stack}
+    assert export["env"]["STACK"] == stack
     assert credentials["with"]["role-session-name"] == f"deploy-{stack}-${{{{ github.run_id }}}}"
 
 
 def test_up_deploys_its_stack_then_the_smoke_check_runs() -> None:
     body = deploy_job()
-    up = index_of(body, "uses pulumi/actions", _is_pulumi)
+    up = index_of(body, "runs a pulumi/actions command", _is_pulumi)
     export = index_of(
         body,
         "exports the outputs",
@@ -385,7 +400,7 @@ def test_up_deploys_its_stack_then_the_smoke_check_runs() -> None:
     assert body["steps"][export]["run"].strip() == (
         'pulumi stack output --json --stack "$STACK" > outputs.json'
     )
-    assert body["steps"][export]["env"] == {"STACK": "${{ inputs.stack }}"}
+    assert body["steps"][export]["env"]["STACK"] == "${{ inputs.stack }}"
     assert (
         body["steps"][smoke]["run"]
         .strip()
@@ -446,7 +461,7 @@ def test_integration_runs_one_at_a_time_and_is_never_cancelled_by_a_newer_run() 
 def test_integration_installs_the_pulumi_cli_and_the_program_before_running() -> None:
     body = job(INTEGRATION, "integration")
     install = index_of(body, "runs make venv", lambda step: step.get("run") == "make venv")
-    cli = index_of(body, "uses pulumi/actions", _is_pulumi)
+    cli = index_of(body, "installs the Pulumi CLI", _installs_pulumi)
     credentials = index_of(
         body, "configures AWS credentials", lambda s: _configures_aws(s) and "if" not in s
     )
@@ -554,7 +569,7 @@ def test_drift_fails_when_a_refreshed_preview_finds_changes() -> None:
 
 def test_drift_writes_the_diff_to_the_job_summary_when_it_fails() -> None:
     body = job(DRIFT, "drift")
-    preview = index_of(body, "uses pulumi/actions", _is_pulumi)
+    preview = index_of(body, "runs a pulumi/actions command", _is_pulumi)
     summary = index_of(
         body, "writes the summary", lambda s: "GITHUB_STEP_SUMMARY" in s.get("run", "")
     )
@@ -562,7 +577,7 @@ def test_drift_writes_the_diff_to_the_job_summary_when_it_fails() -> None:
 
     assert preview < summary
     assert step["if"] == "failure() && steps.preview.outcome == 'failure'"
-    assert step["env"] == {"STACK": "${{ matrix.stack }}"}
+    assert step["env"]["STACK"] == "${{ matrix.stack }}"
     assert (
         'pulumi preview --refresh --diff --non-interactive --color never --stack "$STACK"'
         in step["run"]
@@ -603,7 +618,7 @@ def test_dependencies_and_credentials_are_ready_before_pulumi(name: str, job_id:
     body = job(name, job_id)
     install = index_of(body, "runs make venv", lambda step: "make venv" in step.get("run", ""))
     credentials = index_of(body, "configures AWS credentials", _configures_aws)
-    pulumi = index_of(body, "uses pulumi/actions", _is_pulumi)
+    pulumi = index_of(body, "runs a pulumi/actions command", _is_pulumi)
 
     assert install < pulumi
     assert credentials < pulumi
@@ -611,15 +626,49 @@ def test_dependencies_and_credentials_are_ready_before_pulumi(name: str, job_id:
 
 
 @pytest.mark.parametrize(("name", "job_id"), AWS_JOBS)
-def test_pulumi_backend_settings_come_from_secrets_and_variables(name: str, job_id: str) -> None:
-    assert (
-        job(name, job_id)["env"].items()
-        >= {
-            "PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}",
-            "PULUMI_BACKEND_URL": "${{ vars.PULUMI_BACKEND_URL }}",
-            "PULUMI_CONFIG_PASSPHRASE": "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}",
-        }.items()
-    )
+def test_pulumi_secrets_reach_only_the_steps_that_run_pulumi(name: str, job_id: str) -> None:
+    body = job(name, job_id)
+    secrets = {secret: f"${{{{ secrets.{secret} }}}}" for secret in PULUMI_SECRETS}
+
+    assert body["env"]["PULUMI_BACKEND_URL"] == "${{ vars.PULUMI_BACKEND_URL }}"
+    assert not set(PULUMI_SECRETS) & set(body["env"])  # not the whole job's
+    for step in body["steps"]:
+        given = {k: v for k, v in step.get("env", {}).items() if k in PULUMI_SECRETS}
+        assert given == (secrets if _runs_pulumi(step) else {}), step.get("name", step.get("uses"))
+
+
+@pytest.mark.parametrize(("name", "job_id"), AWS_JOBS)
+def test_the_stack_gets_the_bootstraps_boundary_before_pulumi_runs_it(
+    name: str, job_id: str
+) -> None:
+    body = job(name, job_id)
+    credentials = index_of(body, "configures AWS credentials", _configures_aws_first)
+    cli = index_of(body, "installs the Pulumi CLI", _installs_pulumi)
+    boundary = index_of(body, "sets instanceRoleBoundary", _sets_the_boundary)
+    runs_program = [
+        i
+        for i, step in enumerate(body["steps"])
+        if _is_pulumi(step) or _runs_make_integration(step)
+    ]
+    step = body["steps"][boundary]
+
+    assert max(credentials, cli) < boundary < min(runs_program)
+    assert step["env"]["INSTANCE_ROLE_BOUNDARY"] == "${{ vars.INSTANCE_ROLE_BOUNDARY }}"
+    assert '"${INSTANCE_ROLE_BOUNDARY:?' in step["run"]  # an unset variable stops the job
+    set_it = 'pulumi config set instanceRoleBoundary "$INSTANCE_ROLE_BOUNDARY" --stack "$STACK"'
+    assert set_it in step["run"]
+    assert step["env"]["STACK"] == pulumi_stack(body)
+
+
+def _configures_aws_first(step: Step) -> bool:
+    return _configures_aws(step) and "if" not in step
+
+
+def pulumi_stack(body: Job) -> str:
+    """The stack a job's Pulumi command runs on (the integration job's stack file)."""
+    if any(_runs_make_integration(step) for step in body["steps"]):
+        return step_named(body, "runs make integration", _runs_make_integration)["env"]["STACK"]
+    return pulumi_step(body)["with"]["stack-name"]
 
 
 # --- Credentials and permissions ----------------------------------------------------------
@@ -662,7 +711,7 @@ def test_workflows_read_only_variables_the_bootstrap_outputs() -> None:
     assert read == {
         "AWS_DEPLOY_ROLE_ARN_DEV", "AWS_DEPLOY_ROLE_ARN_STAGING", "AWS_DEPLOY_ROLE_ARN_PROD",
         "AWS_PREVIEW_ROLE_ARN_DEV", "AWS_PREVIEW_ROLE_ARN_PROD",
-        "AWS_REGION", "PULUMI_BACKEND_URL",
+        "AWS_REGION", "INSTANCE_ROLE_BOUNDARY", "PULUMI_BACKEND_URL",
     }  # fmt: skip
     assert read <= set(bootstrap().exports)
 
