@@ -5,9 +5,12 @@ Pulumi's AWS provider calls to create, read, update and delete it; `INVOKE_PERMI
 same for the program's lookups. Each action is granted in a `Scope`: the resource ARNs (and
 condition) it is allowed on. tests/test_bootstrap.py runs the main program in every stack and
 mode and fails on a type or lookup missing here, so a new resource cannot ship without its
-permissions. The deploy role gets every action; the preview role only the read ones (`Describe*`,
-`List*`, `Get*`), in the same scopes, so a pull request's preview reads what a deploy reads and
-changes nothing.
+permissions. Where the service evaluates tags, a grant also holds the role to its environment:
+the resource must carry the environment's Project and Environment tags (OWN), or the request
+must create it with them (NEW); tests/test_bootstrap.py lists, with the reason, every write
+that no tag can hold. Each environment's deploy role gets every action; its preview role only
+the read ones (`Describe*`, `List*`, `Get*`), in the same scopes and conditions, so a preview
+reads what a deploy reads, of its own environment, and changes nothing.
 
 ARN templates use `{partition}`, `{account}`, `{project_tag}`, `{environment}` and
 `{hosted_zone}` (one resource per configured zone; none: the statement is left out), filled in
@@ -51,6 +54,26 @@ class Scope:
     condition: Condition = field(default_factory=dict)
 
 
+# Tag conditions a grant may add to its scope, where the service evaluates them. Every stack
+# tags every resource with its Project and Environment (the provider's default tags), so a role
+# can be held to its own environment's resources:
+OWN = "own"  # the resource already carries the environment's Project and Environment tags
+NEW = "new"  # the request creates it with them (aws:RequestTag)
+UNTAGGED = "untagged"  # the request tags, with them, a resource that has no Environment tag
+TAG_MODES = {
+    OWN: ("OfTheEnvironment", {"StringEquals": {
+        "aws:ResourceTag/Project": "{project_tag}",
+        "aws:ResourceTag/Environment": "{environment}"}}),
+    NEW: ("TaggedForTheEnvironment", {"StringEquals": {
+        "aws:RequestTag/Project": "{project_tag}",
+        "aws:RequestTag/Environment": "{environment}"}}),
+    UNTAGGED: ("NotYetTagged", {
+        "StringEquals": {"aws:RequestTag/Project": "{project_tag}",
+                         "aws:RequestTag/Environment": "{environment}"},
+        "Null": {"aws:ResourceTag/Environment": "true"}}),
+}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Grant:
     scope: Scope
@@ -58,10 +81,11 @@ class Grant:
     # Set when the actions belong to another service than the resource type: why the caller
     # needs them (the service checks the caller's permission on its behalf).
     why: str = ""
+    tag: str = ""  # OWN, NEW, UNTAGGED or "" (none): the tag condition added to the scope's
 
 
-def allow(scope: Scope, *actions: str, why: str = "") -> Grant:
-    return Grant(scope, actions, why)
+def allow(scope: Scope, *actions: str, why: str = "", tag: str = "") -> Grant:
+    return Grant(scope, actions, why, tag)
 
 
 # ---------------------------------------------------------------------------------- names
@@ -123,42 +147,69 @@ READ_ANYWHERE = Scope("ReadWithoutResourceLevelPermissions", ("*",))
 # The few writes that support no resource-level permissions either (per IAM's service
 # authorization reference); each is listed with the resource type that needs it.
 WRITE_ANYWHERE = Scope("WriteWithoutResourceLevelPermissions", ("*",))
-# EC2 ARNs carry generated ids, not names, so they cannot be scoped by name: writes are scoped
-# to the account (plus Amazon's public images and AWS-managed prefix lists, which launches and
-# security group rules refer to; an AWS-managed list's ARN has `aws` where the account would
-# be, which `*` matches and, unlike `aws`, a linter can parse). Deletes also need the stacks'
-# `Project` tag: a guard against deleting the account's other network by mistake (the role may
-# tag, so not a boundary). Tags cannot guard the rest: the provider adopts the untagged default
-# security group, and tags what it creates in the same call.
-EC2 = Scope(
-    "Ec2",
-    (ACCOUNT_EC2, "arn:{partition}:ec2:*::image/*", "arn:{partition}:ec2:*:*:prefix-list/*"),
+# EC2 ARNs carry generated ids, not names: EC2 is scoped by tag instead. An EC2 resource is
+# created only tagged for the role's environment (a NEW grant on the new resource's type alone:
+# aws:RequestTag is the same for every resource of a request, so on any other type it would
+# let a request name anyone's VPC, subnet or security group), and everything else a request
+# touches, or any later change, needs the environment's tags already there (OWN). So the role
+# can neither build into nor change a network, security group or template it did not create.
+EC2 = Scope("Ec2", (ACCOUNT_EC2,))
+
+
+def ec2_new(*resource_types: str) -> Scope:
+    """Where an EC2 create action makes its new resources: those resource types only."""
+    camel = "".join(t.title().replace("-", "") for t in resource_types)
+    return Scope(
+        f"Ec2New{camel}",
+        tuple(f"arn:{{partition}}:ec2:*:{{account}}:{t}/*" for t in resource_types),
+    )
+
+
+# Amazon's (and Marketplace) images have no account in their ARN and carry no tags of ours.
+EC2_IMAGES = Scope("Ec2Images", ("arn:{partition}:ec2:*::image/*",))
+# AWS-managed prefix lists (CloudFront's origin-facing list) have `aws` where the account would
+# be, arn:aws:ec2:<region>:aws:prefix-list/pl-..., which `*` matches and, unlike `aws`, a linter
+# can parse. They carry no tags of ours.
+AWS_PREFIX_LISTS = Scope("AwsManagedPrefixLists", ("arn:{partition}:ec2:*:*:prefix-list/*",))
+# The provider adopts the VPC's default security group, which AWS creates untagged: the role
+# may tag a security group that has no Environment tag yet (UNTAGGED), and then, as its own,
+# strip its rules.
+EC2_UNTAGGED_SECURITY_GROUPS = Scope(
+    "Ec2AdoptTheDefaultSecurityGroup", ("arn:{partition}:ec2:*:{account}:security-group/*",)
 )
-EC2_DELETE_TAGGED = Scope(
-    "Ec2DeleteOnlyTheStacksResources",
-    (ACCOUNT_EC2,),
-    {"StringEquals": {"aws:ResourceTag/Project": "{project_tag}"}},
+# An EC2 Instance Connect Endpoint creates its network interface with the caller's rights and
+# without our tags; the subnet and security group it goes into must be the environment's (OWN).
+EC2_ENDPOINT_INTERFACES = Scope(
+    "Ec2InstanceConnectEndpointInterfaces",
+    ("arn:{partition}:ec2:*:{account}:network-interface/*",),
 )
-AMI_PARAMETERS = Scope(
-    "MachineImageParameters",
-    (
-        "arn:{partition}:ssm:*:*:parameter/aws/service/ami-amazon-linux-latest/*",
-        f"arn:{{partition}}:ssm:*:{{account}}:parameter{MACHINE_IMAGE_PARAMETER_PREFIX}"
-        "{environment}/*",
-    ),
+MACHINE_IMAGE_PARAMETERS = (
+    "arn:{partition}:ssm:*:*:parameter/aws/service/ami-amazon-linux-latest/*",
+    f"arn:{{partition}}:ssm:*:{{account}}:parameter{MACHINE_IMAGE_PARAMETER_PREFIX}"
+    "{environment}/*",
 )
-LOAD_BALANCER = Scope(
-    "LoadBalancer",
-    tuple(
-        f"arn:{{partition}}:elasticloadbalancing:*:{{account}}:{resource}"
-        for resource in (
-            f"loadbalancer/app/{LOAD_BALANCER_NAME}/*",
-            f"listener/app/{LOAD_BALANCER_NAME}/*",
-            f"listener-rule/app/{LOAD_BALANCER_NAME}/*",
-            f"targetgroup/{TARGET_GROUP_NAME}/*",
-        )
-    ),
+AMI_PARAMETERS = Scope("MachineImageParameters", MACHINE_IMAGE_PARAMETERS)
+LOAD_BALANCING_ARNS = tuple(
+    f"arn:{{partition}}:elasticloadbalancing:*:{{account}}:{resource}"
+    for resource in (
+        f"loadbalancer/app/{LOAD_BALANCER_NAME}/*",
+        f"listener/app/{LOAD_BALANCER_NAME}/*",
+        f"listener-rule/app/{LOAD_BALANCER_NAME}/*",
+        f"targetgroup/{TARGET_GROUP_NAME}/*",
+    )
 )
+LOAD_BALANCER = Scope("LoadBalancer", LOAD_BALANCING_ARNS)
+ELB_CREATE_ACTIONS = (
+    "CreateLoadBalancer", "CreateTargetGroup", "CreateListener", "CreateRule",
+)  # fmt: skip
+# Tags on what a create call makes (AddTags is authorized separately for it).
+LOAD_BALANCING_TAG_ON_CREATE = Scope(
+    "LoadBalancingTagOnCreate",
+    LOAD_BALANCING_ARNS,
+    {"StringEquals": {"elasticloadbalancing:CreateAction": ELB_CREATE_ACTIONS}},
+)
+# The provider's default tags do not reach Auto Scaling groups (they take `tag` blocks), so the
+# program's group carries no Environment tag: scoped by name only.
 AUTO_SCALING_GROUP = Scope(
     "AutoScalingGroup",
     (
@@ -202,14 +253,16 @@ CLOUDFRONT = Scope(
         "arn:{partition}:cloudfront::{account}:vpcorigin/*",
     ),
 )
-# CloudFront's web ACLs live in us-east-1; updating one that uses AWS managed rule groups is
-# also authorized against the account's managed rule set ARNs.
+# CloudFront's web ACLs live in us-east-1.
 WEB_ACL = Scope(
     "WebAcl",
-    (
-        f"arn:{{partition}}:wafv2:us-east-1:{{account}}:global/webacl/{WEB_ACL_NAME}/*",
-        "arn:{partition}:wafv2:us-east-1:{account}:global/managedruleset/*/*",
-    ),
+    (f"arn:{{partition}}:wafv2:us-east-1:{{account}}:global/webacl/{WEB_ACL_NAME}/*",),
+)
+# Creating or updating a web ACL that uses AWS managed rule groups is also authorized against
+# the account's managed rule set ARNs, which carry no tags.
+MANAGED_RULE_SETS = Scope(
+    "AwsManagedRuleSets",
+    ("arn:{partition}:wafv2:us-east-1:{account}:global/managedruleset/*/*",),
 )
 CERTIFICATES = Scope("Certificates", ("arn:{partition}:acm:us-east-1:{account}:certificate/*",))
 REQUEST_DNS_VALIDATED_CERTIFICATES = Scope(
@@ -219,6 +272,8 @@ HOSTED_ZONES = Scope(
     "HostedZones",
     ("arn:{partition}:route53:::hostedzone/*", "arn:{partition}:route53:::change/*"),
 )
+# An interface endpoint's private DNS joins the VPC to a hosted zone AWS owns and names.
+ENDPOINT_PRIVATE_DNS = Scope("EndpointPrivateDnsZones", ("arn:{partition}:route53:::hostedzone/*",))
 # Only in the zones the bootstrap is configured with (`hostedZoneIds`).
 RECORD_SETS = Scope(
     "RecordSetsOfTheProgramsTypesInTheConfiguredZones",
@@ -229,13 +284,14 @@ RECORD_SETS = Scope(
         }
     },
 )
+# S3 evaluates no tags for bucket actions: the log bucket is scoped by name only.
 LOG_BUCKET = Scope(
     "LogBucket",
     (f"arn:{{partition}}:s3:::{LOG_BUCKET_NAME}", f"arn:{{partition}}:s3:::{LOG_BUCKET_NAME}/*"),
 )
 ALARM_TOPICS = Scope("AlarmTopics", (f"arn:{{partition}}:sns:*:{{account}}:{ALARM_TOPIC_NAME}",))
 ALARMS = Scope("Alarms", (f"arn:{{partition}}:cloudwatch:*:{{account}}:alarm:{ALARM_NAME}",))
-# Dashboards have no region in their ARN; the program names them like its alarms.
+# Dashboards have no region in their ARN, and no tags; the program names them like its alarms.
 DASHBOARDS = Scope(
     "Dashboards", (f"arn:{{partition}}:cloudwatch::{{account}}:dashboard/{ALARM_NAME}",)
 )
@@ -252,14 +308,37 @@ LOG_DELIVERY = Scope(
         "arn:{partition}:logs:us-east-1:{account}:delivery:*",
     ),
 )
+# A delivery's ARN has only a generated id: created tagged, it is the environment's.
+NEW_LOG_DELIVERIES = Scope(
+    "CloudFrontLogDeliveries", ("arn:{partition}:logs:us-east-1:{account}:delivery:*",)
+)
+
 
 # ----------------------------------------------------------------------- per resource type
-TAGS_EC2 = allow(EC2, "ec2:CreateTags", "ec2:DeleteTags")
-TAGS_ELB = allow(LOAD_BALANCER, "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags")
-TAGS_LOG_DELIVERY = allow(
+def tags(scope: Scope, *actions: str) -> tuple[Grant, Grant]:
+    """Tagging actions (tag, untag, list) on the environment's resources, and tagging a
+    resource without an Environment tag yet for the environment (what a create does)."""
+    tag_action = next(a for a in actions if a.split(":")[1].startswith(("Tag", "AddTags")))
+    return allow(scope, *actions, tag=OWN), allow(scope, tag_action, tag=UNTAGGED)
+
+
+# Tags on what a create call makes; its ec2:CreateAction condition lists the NEW EC2 grants'
+# actions (see `_tagged_scope`).
+EC2_TAG_ON_CREATE = Scope("Ec2TagOnCreate", (ACCOUNT_EC2,))
+TAGS_EC2 = (
+    allow(EC2, "ec2:CreateTags", "ec2:DeleteTags", tag=OWN),
+    allow(EC2_TAG_ON_CREATE, "ec2:CreateTags", tag=NEW),
+)
+TAGS_ELB = (
+    allow(
+        LOAD_BALANCER, "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags", tag=OWN
+    ),
+    allow(LOAD_BALANCING_TAG_ON_CREATE, "elasticloadbalancing:AddTags", tag=NEW),
+)
+TAGS_LOG_DELIVERY = tags(
     LOG_DELIVERY, "logs:TagResource", "logs:UntagResource", "logs:ListTagsForResource"
 )
-TAGS_CLOUDFRONT = allow(
+TAGS_CLOUDFRONT = tags(
     CLOUDFRONT,
     "cloudfront:TagResource",
     "cloudfront:UntagResource",
@@ -292,8 +371,8 @@ def _service_linked_role(service: str) -> Grant:
 RESOURCE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
     # ------------------------------------------------------------------------ network (EC2)
     "aws:ec2/vpc:Vpc": (
-        allow(EC2, "ec2:CreateVpc", "ec2:ModifyVpcAttribute", "ec2:DescribeVpcAttribute"),
-        allow(EC2_DELETE_TAGGED, "ec2:DeleteVpc"),
+        allow(ec2_new("vpc"), "ec2:CreateVpc", tag=NEW),
+        allow(EC2, "ec2:ModifyVpcAttribute", "ec2:DescribeVpcAttribute", "ec2:DeleteVpc", tag=OWN),
         allow(
             READ_ANYWHERE,
             "ec2:DescribeVpcs",
@@ -301,29 +380,42 @@ RESOURCE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
             "ec2:DescribeSecurityGroups",
             "ec2:DescribeNetworkAcls",
         ),
-        TAGS_EC2,
+        *TAGS_EC2,
     ),
     "aws:ec2/subnet:Subnet": (
-        allow(EC2, "ec2:CreateSubnet", "ec2:ModifySubnetAttribute"),
-        allow(EC2_DELETE_TAGGED, "ec2:DeleteSubnet"),
+        allow(ec2_new("subnet"), "ec2:CreateSubnet", tag=NEW),
+        allow(EC2, "ec2:CreateSubnet", "ec2:ModifySubnetAttribute", "ec2:DeleteSubnet", tag=OWN),
         allow(READ_ANYWHERE, "ec2:DescribeSubnets", "ec2:DescribeNetworkInterfaces"),
-        TAGS_EC2,
+        *TAGS_EC2,
     ),
     "aws:ec2/internetGateway:InternetGateway": (
-        allow(EC2, "ec2:CreateInternetGateway", "ec2:AttachInternetGateway"),
-        allow(EC2_DELETE_TAGGED, "ec2:DetachInternetGateway", "ec2:DeleteInternetGateway"),
+        allow(ec2_new("internet-gateway"), "ec2:CreateInternetGateway", tag=NEW),
+        allow(
+            EC2,
+            "ec2:AttachInternetGateway",
+            "ec2:DetachInternetGateway",
+            "ec2:DeleteInternetGateway",
+            tag=OWN,
+        ),
         allow(READ_ANYWHERE, "ec2:DescribeInternetGateways"),
-        TAGS_EC2,
+        *TAGS_EC2,
     ),
     "aws:ec2/routeTable:RouteTable": (
-        allow(EC2, "ec2:CreateRouteTable", "ec2:CreateRoute", "ec2:ReplaceRoute"),
-        allow(EC2_DELETE_TAGGED, "ec2:DeleteRoute", "ec2:DeleteRouteTable"),
+        allow(ec2_new("route-table"), "ec2:CreateRouteTable", tag=NEW),
+        allow(
+            EC2,
+            "ec2:CreateRouteTable",
+            "ec2:CreateRoute",
+            "ec2:ReplaceRoute",
+            "ec2:DeleteRoute",
+            "ec2:DeleteRouteTable",
+            tag=OWN,
+        ),
         allow(READ_ANYWHERE, "ec2:DescribeRouteTables"),
-        TAGS_EC2,
+        *TAGS_EC2,
     ),
     "aws:ec2/route:Route": (
-        allow(EC2, "ec2:CreateRoute", "ec2:ReplaceRoute"),
-        allow(EC2_DELETE_TAGGED, "ec2:DeleteRoute"),
+        allow(EC2, "ec2:CreateRoute", "ec2:ReplaceRoute", "ec2:DeleteRoute", tag=OWN),
         allow(READ_ANYWHERE, "ec2:DescribeRouteTables"),
     ),
     "aws:ec2/routeTableAssociation:RouteTableAssociation": (
@@ -332,83 +424,119 @@ RESOURCE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
             "ec2:AssociateRouteTable",
             "ec2:ReplaceRouteTableAssociation",
             "ec2:DisassociateRouteTable",
+            tag=OWN,
         ),
         allow(READ_ANYWHERE, "ec2:DescribeRouteTables"),
     ),
     "aws:ec2/eip:Eip": (
-        allow(EC2, "ec2:AllocateAddress"),
-        allow(EC2_DELETE_TAGGED, "ec2:ReleaseAddress"),
+        allow(ec2_new("elastic-ip"), "ec2:AllocateAddress", tag=NEW),
+        allow(EC2, "ec2:ReleaseAddress", tag=OWN),
         allow(READ_ANYWHERE, "ec2:DescribeAddresses", "ec2:DescribeAddressesAttribute"),
-        TAGS_EC2,
+        *TAGS_EC2,
     ),
     "aws:ec2/natGateway:NatGateway": (
-        allow(EC2, "ec2:CreateNatGateway"),
-        allow(EC2_DELETE_TAGGED, "ec2:DeleteNatGateway"),
+        allow(ec2_new("natgateway"), "ec2:CreateNatGateway", tag=NEW),
+        allow(EC2, "ec2:CreateNatGateway", "ec2:DeleteNatGateway", tag=OWN),
         allow(READ_ANYWHERE, "ec2:DescribeNatGateways"),
-        TAGS_EC2,
+        *TAGS_EC2,
     ),
     "aws:ec2/securityGroup:SecurityGroup": (
+        allow(ec2_new("security-group"), "ec2:CreateSecurityGroup", tag=NEW),
         # The provider revokes the allow-all egress rule AWS adds to every new group.
-        allow(EC2, "ec2:CreateSecurityGroup", "ec2:RevokeSecurityGroupEgress"),
-        allow(EC2_DELETE_TAGGED, "ec2:DeleteSecurityGroup"),
+        allow(
+            EC2,
+            "ec2:CreateSecurityGroup",
+            "ec2:RevokeSecurityGroupEgress",
+            "ec2:DeleteSecurityGroup",
+            tag=OWN,
+        ),
         allow(READ_ANYWHERE, "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules"),
         WAIT_FOR_NETWORK_INTERFACES,
-        TAGS_EC2,
+        *TAGS_EC2,
     ),
-    # Adopting the default group revokes the rules AWS created; deleting it only forgets it.
+    # Adopting the default group tags it, then revokes the rules AWS created; deleting it only
+    # forgets it.
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": (
-        allow(EC2, "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress"),
+        allow(EC2_UNTAGGED_SECURITY_GROUPS, "ec2:CreateTags", tag=UNTAGGED),
+        allow(EC2, "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress", tag=OWN),
         allow(READ_ANYWHERE, "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs"),
-        TAGS_EC2,
+        *TAGS_EC2,
     ),
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": (
+        allow(ec2_new("security-group-rule"), "ec2:AuthorizeSecurityGroupIngress", tag=NEW),
         allow(
             EC2,
             "ec2:AuthorizeSecurityGroupIngress",
             "ec2:RevokeSecurityGroupIngress",
             "ec2:ModifySecurityGroupRules",
+            tag=OWN,
+        ),
+        allow(
+            AWS_PREFIX_LISTS,
+            "ec2:ModifySecurityGroupRules",
+            why="a rule that admits CloudFront's managed prefix list names that list",
         ),
         allow(READ_ANYWHERE, "ec2:DescribeSecurityGroupRules"),
-        TAGS_EC2,
+        *TAGS_EC2,
     ),
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": (
+        allow(ec2_new("security-group-rule"), "ec2:AuthorizeSecurityGroupEgress", tag=NEW),
         allow(
             EC2,
             "ec2:AuthorizeSecurityGroupEgress",
             "ec2:RevokeSecurityGroupEgress",
             "ec2:ModifySecurityGroupRules",
+            tag=OWN,
+        ),
+        allow(
+            AWS_PREFIX_LISTS,
+            "ec2:ModifySecurityGroupRules",
+            why="a rule to a managed prefix list (the S3 endpoint's) names that list",
         ),
         allow(READ_ANYWHERE, "ec2:DescribeSecurityGroupRules"),
-        TAGS_EC2,
+        *TAGS_EC2,
     ),
     "aws:ec2/vpcEndpoint:VpcEndpoint": (
-        allow(EC2, "ec2:CreateVpcEndpoint", "ec2:ModifyVpcEndpoint"),
-        allow(EC2_DELETE_TAGGED, "ec2:DeleteVpcEndpoints"),
+        allow(ec2_new("vpc-endpoint"), "ec2:CreateVpcEndpoint", tag=NEW),
+        allow(
+            EC2,
+            "ec2:CreateVpcEndpoint",
+            "ec2:ModifyVpcEndpoint",
+            "ec2:DeleteVpcEndpoints",
+            tag=OWN,
+        ),
         allow(
             READ_ANYWHERE,
             "ec2:DescribeVpcEndpoints",
             "ec2:DescribePrefixLists",
             "ec2:DescribeVpcEndpointServices",
         ),
-        TAGS_EC2,
+        *TAGS_EC2,
         allow(
-            HOSTED_ZONES,
+            ENDPOINT_PRIVATE_DNS,
             "route53:AssociateVPCWithHostedZone",
             why="an interface endpoint's private DNS joins the VPC to the endpoint's hosted zone",
         ),
     ),
     "aws:ec2transitgateway/instanceConnectEndpoint:InstanceConnectEndpoint": (
-        allow(EC2, "ec2:CreateInstanceConnectEndpoint", "ec2:CreateNetworkInterface"),
-        allow(EC2_DELETE_TAGGED, "ec2:DeleteInstanceConnectEndpoint"),
+        allow(ec2_new("instance-connect-endpoint"), "ec2:CreateInstanceConnectEndpoint", tag=NEW),
+        allow(
+            EC2,
+            "ec2:CreateInstanceConnectEndpoint",
+            "ec2:CreateNetworkInterface",
+            "ec2:DeleteInstanceConnectEndpoint",
+            tag=OWN,
+        ),
+        allow(EC2_ENDPOINT_INTERFACES, "ec2:CreateNetworkInterface"),
         allow(READ_ANYWHERE, "ec2:DescribeInstanceConnectEndpoints"),
-        TAGS_EC2,
+        *TAGS_EC2,
         _service_linked_role("EC2 Instance Connect"),
     ),
     "aws:ec2/flowLog:FlowLog": (
-        allow(EC2, "ec2:CreateFlowLogs"),
-        allow(EC2_DELETE_TAGGED, "ec2:DeleteFlowLogs"),
+        allow(ec2_new("vpc-flow-log"), "ec2:CreateFlowLogs", tag=NEW),
+        allow(EC2, "ec2:CreateFlowLogs", "ec2:DeleteFlowLogs", tag=OWN),
         allow(READ_ANYWHERE, "ec2:DescribeFlowLogs"),
-        TAGS_EC2,
+        *TAGS_EC2,
         allow(
             WRITE_ANYWHERE,
             "logs:CreateLogDelivery",
@@ -417,15 +545,16 @@ RESOURCE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
         ),
     ),
     "aws:ec2/launchTemplate:LaunchTemplate": (
+        allow(ec2_new("launch-template"), "ec2:CreateLaunchTemplate", tag=NEW),
         allow(
             EC2,
-            "ec2:CreateLaunchTemplate",
             "ec2:CreateLaunchTemplateVersion",
             "ec2:ModifyLaunchTemplate",
+            "ec2:DeleteLaunchTemplate",
+            tag=OWN,
         ),
-        allow(EC2_DELETE_TAGGED, "ec2:DeleteLaunchTemplate"),
         allow(READ_ANYWHERE, "ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions"),
-        TAGS_EC2,
+        *TAGS_EC2,
         allow(
             AMI_PARAMETERS,
             "ssm:GetParameters",
@@ -434,14 +563,15 @@ RESOURCE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
     ),
     # --------------------------------------------------------------- load balancing (ELBv2)
     "aws:lb/loadBalancer:LoadBalancer": (
+        allow(LOAD_BALANCER, "elasticloadbalancing:CreateLoadBalancer", tag=NEW),
         allow(
             LOAD_BALANCER,
-            "elasticloadbalancing:CreateLoadBalancer",
             "elasticloadbalancing:DeleteLoadBalancer",
             "elasticloadbalancing:ModifyLoadBalancerAttributes",
             "elasticloadbalancing:SetSecurityGroups",
             "elasticloadbalancing:SetSubnets",
             "elasticloadbalancing:SetIpAddressType",
+            tag=OWN,
         ),
         allow(
             READ_ANYWHERE,
@@ -449,40 +579,43 @@ RESOURCE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
             "elasticloadbalancing:DescribeLoadBalancerAttributes",
             "elasticloadbalancing:DescribeCapacityReservation",
         ),
-        TAGS_ELB,
+        *TAGS_ELB,
         READ_ELB_TAGS,
         WAIT_FOR_NETWORK_INTERFACES,
         _service_linked_role("Elastic Load Balancing"),
     ),
     "aws:lb/targetGroup:TargetGroup": (
+        allow(LOAD_BALANCER, "elasticloadbalancing:CreateTargetGroup", tag=NEW),
         allow(
             LOAD_BALANCER,
-            "elasticloadbalancing:CreateTargetGroup",
             "elasticloadbalancing:DeleteTargetGroup",
             "elasticloadbalancing:ModifyTargetGroup",
             "elasticloadbalancing:ModifyTargetGroupAttributes",
+            tag=OWN,
         ),
         allow(
             READ_ANYWHERE,
             "elasticloadbalancing:DescribeTargetGroups",
             "elasticloadbalancing:DescribeTargetGroupAttributes",
         ),
-        TAGS_ELB,
+        *TAGS_ELB,
         READ_ELB_TAGS,
     ),
+    # A listener is created on the environment's load balancer, a rule on its listener.
     "aws:lb/listener:Listener": (
         allow(
             LOAD_BALANCER,
             "elasticloadbalancing:CreateListener",
             "elasticloadbalancing:DeleteListener",
             "elasticloadbalancing:ModifyListener",
+            tag=OWN,
         ),
         allow(
             READ_ANYWHERE,
             "elasticloadbalancing:DescribeListeners",
             "elasticloadbalancing:DescribeListenerAttributes",
         ),
-        TAGS_ELB,
+        *TAGS_ELB,
         READ_ELB_TAGS,
     ),
     "aws:lb/listenerRule:ListenerRule": (
@@ -492,9 +625,10 @@ RESOURCE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
             "elasticloadbalancing:DeleteRule",
             "elasticloadbalancing:ModifyRule",
             "elasticloadbalancing:SetRulePriorities",
+            tag=OWN,
         ),
         allow(READ_ANYWHERE, "elasticloadbalancing:DescribeRules"),
-        TAGS_ELB,
+        *TAGS_ELB,
         READ_ELB_TAGS,
     ),
     # ------------------------------------------------------------------------- Auto Scaling
@@ -526,15 +660,22 @@ RESOURCE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
             "autoscaling:DescribeLifecycleHooks",
             "autoscaling:DescribeTags",
         ),
+        # A group using a launch template is checked for launching (and tagging) with it: the
+        # instances, volumes and interfaces tagged for the environment (the template's tag
+        # specifications), from the environment's template, subnets and security groups.
         allow(
-            EC2,
+            ec2_new("instance", "volume", "network-interface"),
             "ec2:RunInstances",
-            "ec2:CreateTags",
-            why="a group using a launch template is checked for launching (and tagging) with it",
+            tag=NEW,
+            why="a group using a launch template is checked for launching with it",
         ),
+        allow(EC2, "ec2:RunInstances", tag=OWN, why="the template, subnets and security groups"),
+        allow(EC2_IMAGES, "ec2:RunInstances", why="the template's image"),
+        allow(EC2_TAG_ON_CREATE, "ec2:CreateTags", tag=NEW, why="and tagging what it launches"),
         allow(
             PASS_INSTANCE_ROLE,
             "iam:PassRole",
+            tag=OWN,
             why="the launch template's instance profile passes the instance role to EC2",
         ),
         allow(
@@ -560,71 +701,82 @@ RESOURCE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
     ),
     # ---------------------------------------------------------------------------------- IAM
     "aws:iam/role:Role": (
-        allow(INSTANCE_ROLE_WITHIN_BOUNDARY, "iam:CreateRole", "iam:PutRolePermissionsBoundary"),
+        allow(INSTANCE_ROLE_WITHIN_BOUNDARY, "iam:CreateRole", tag=NEW),
+        allow(INSTANCE_ROLE_WITHIN_BOUNDARY, "iam:PutRolePermissionsBoundary", tag=OWN),
         allow(
             INSTANCE_ROLE,
             "iam:DeleteRole",
             "iam:GetRole",
             "iam:UpdateRole",
             "iam:UpdateRoleDescription",
-            "iam:TagRole",
-            "iam:UntagRole",
             "iam:ListRolePolicies",
             "iam:ListAttachedRolePolicies",
             "iam:ListInstanceProfilesForRole",
+            tag=OWN,
         ),
+        *tags(INSTANCE_ROLE, "iam:TagRole", "iam:UntagRole"),
     ),
     "aws:iam/instanceProfile:InstanceProfile": (
+        allow(INSTANCE_ROLE, "iam:CreateInstanceProfile", tag=NEW),
         allow(
             INSTANCE_ROLE,
-            "iam:CreateInstanceProfile",
             "iam:DeleteInstanceProfile",
             "iam:GetInstanceProfile",
             "iam:AddRoleToInstanceProfile",
             "iam:RemoveRoleFromInstanceProfile",
-            "iam:TagInstanceProfile",
-            "iam:UntagInstanceProfile",
+            tag=OWN,
         ),
+        *tags(INSTANCE_ROLE, "iam:TagInstanceProfile", "iam:UntagInstanceProfile"),
         # IAM checks that whoever puts a role into a profile may pass that role.
-        allow(PASS_INSTANCE_ROLE, "iam:PassRole"),
+        allow(PASS_INSTANCE_ROLE, "iam:PassRole", tag=OWN),
     ),
     # The app's reads (its image and secrets by exact ARN). IAM cannot limit what an inline
     # policy grants, so the role must have the boundary, which does.
     "aws:iam/rolePolicy:RolePolicy": (
-        allow(INSTANCE_ROLE_WITHIN_BOUNDARY, "iam:PutRolePolicy", "iam:DeleteRolePolicy"),
-        allow(INSTANCE_ROLE, "iam:GetRolePolicy"),
+        allow(INSTANCE_ROLE_WITHIN_BOUNDARY, "iam:PutRolePolicy", "iam:DeleteRolePolicy", tag=OWN),
+        allow(INSTANCE_ROLE, "iam:GetRolePolicy", tag=OWN),
     ),
     # Any managed policy, but only onto a role with the boundary, which caps what it grants.
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": (
-        allow(INSTANCE_ROLE_WITHIN_BOUNDARY, "iam:AttachRolePolicy", "iam:DetachRolePolicy"),
-        allow(INSTANCE_ROLE, "iam:ListAttachedRolePolicies"),
+        allow(
+            INSTANCE_ROLE_WITHIN_BOUNDARY,
+            "iam:AttachRolePolicy",
+            "iam:DetachRolePolicy",
+            tag=OWN,
+        ),
+        allow(INSTANCE_ROLE, "iam:ListAttachedRolePolicies", tag=OWN),
     ),
     # --------------------------------------------------------------------------- CloudFront
+    # Reading a distribution's config reveals its origin's X-Origin-Verify header: only the
+    # environment's own (OWN) for either role.
     "aws:cloudfront/distribution:Distribution": (
+        allow(CLOUDFRONT, "cloudfront:CreateDistribution"),
         allow(
             CLOUDFRONT,
-            "cloudfront:CreateDistribution",
             "cloudfront:UpdateDistribution",
             "cloudfront:DeleteDistribution",
             "cloudfront:GetDistribution",
             "cloudfront:GetDistributionConfig",
+            tag=OWN,
         ),
-        TAGS_CLOUDFRONT,
+        *TAGS_CLOUDFRONT,
         allow(
             WEB_ACL,
             "wafv2:GetWebACL",
+            tag=OWN,
             why="CloudFront verifies the caller may read the web ACL it attaches",
         ),
     ),
     "aws:cloudfront/vpcOrigin:VpcOrigin": (
-        allow(WRITE_ANYWHERE, "cloudfront:CreateVpcOrigin"),
+        allow(WRITE_ANYWHERE, "cloudfront:CreateVpcOrigin", tag=NEW),
         allow(
             CLOUDFRONT,
             "cloudfront:UpdateVpcOrigin",
             "cloudfront:DeleteVpcOrigin",
             "cloudfront:GetVpcOrigin",
+            tag=OWN,
         ),
-        TAGS_CLOUDFRONT,
+        *TAGS_CLOUDFRONT,
         allow(
             READ_ANYWHERE,
             "elasticloadbalancing:DescribeLoadBalancers",
@@ -638,16 +790,16 @@ RESOURCE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
     ),
     # ---------------------------------------------------------------------------------- WAF
     "aws:wafv2/webAcl:WebAcl": (
+        allow(WEB_ACL, "wafv2:CreateWebACL", tag=NEW),
         allow(
             WEB_ACL,
-            "wafv2:CreateWebACL",
             "wafv2:UpdateWebACL",
             "wafv2:DeleteWebACL",
             "wafv2:GetWebACL",
-            "wafv2:TagResource",
-            "wafv2:UntagResource",
-            "wafv2:ListTagsForResource",
+            tag=OWN,
         ),
+        allow(MANAGED_RULE_SETS, "wafv2:CreateWebACL", "wafv2:UpdateWebACL"),
+        *tags(WEB_ACL, "wafv2:TagResource", "wafv2:UntagResource", "wafv2:ListTagsForResource"),
     ),
     "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": (
         allow(
@@ -655,6 +807,7 @@ RESOURCE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
             "wafv2:PutLoggingConfiguration",
             "wafv2:DeleteLoggingConfiguration",
             "wafv2:GetLoggingConfiguration",
+            tag=OWN,
         ),
         allow(
             WRITE_ANYWHERE,
@@ -673,55 +826,61 @@ RESOURCE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
     ),
     # ------------------------------------------------------------------------ CloudWatch Logs
     "aws:cloudwatch/logGroup:LogGroup": (
+        allow(WAF_LOG_GROUP, "logs:CreateLogGroup", tag=NEW),
         allow(
             WAF_LOG_GROUP,
-            "logs:CreateLogGroup",
             "logs:DeleteLogGroup",
             "logs:PutRetentionPolicy",
             "logs:DeleteRetentionPolicy",
-            "logs:TagResource",
-            "logs:UntagResource",
-            "logs:ListTagsForResource",
+            tag=OWN,
         ),
+        *tags(WAF_LOG_GROUP, "logs:TagResource", "logs:UntagResource", "logs:ListTagsForResource"),
         allow(READ_ANYWHERE, "logs:DescribeLogGroups"),
     ),
     # CloudFront's standard logging (v2): a source (the distribution), a destination (the log
-    # bucket) and the delivery between them.
+    # bucket) and the delivery between them. Put* creates or updates, so both grants.
     "aws:cloudwatch/logDeliverySource:LogDeliverySource": (
+        allow(LOG_DELIVERY, "logs:PutDeliverySource", tag=NEW),
         allow(
             LOG_DELIVERY,
             "logs:PutDeliverySource",
             "logs:GetDeliverySource",
             "logs:DeleteDeliverySource",
+            tag=OWN,
         ),
         allow(READ_ANYWHERE, "logs:DescribeDeliverySources"),
-        TAGS_LOG_DELIVERY,
+        *TAGS_LOG_DELIVERY,
         allow(
             CLOUDFRONT,
             "cloudfront:AllowVendedLogDeliveryForResource",
+            tag=OWN,
             why="CloudFront lets the caller turn on log delivery for its distribution",
         ),
     ),
     "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination": (
+        allow(LOG_DELIVERY, "logs:PutDeliveryDestination", tag=NEW),
         allow(
             LOG_DELIVERY,
             "logs:PutDeliveryDestination",
             "logs:GetDeliveryDestination",
             "logs:DeleteDeliveryDestination",
+            tag=OWN,
         ),
         allow(READ_ANYWHERE, "logs:DescribeDeliveryDestinations"),
-        TAGS_LOG_DELIVERY,
+        *TAGS_LOG_DELIVERY,
     ),
     "aws:cloudwatch/logDelivery:LogDelivery": (
+        allow(NEW_LOG_DELIVERIES, "logs:CreateDelivery", tag=NEW),
         allow(
             LOG_DELIVERY,
             "logs:CreateDelivery",
             "logs:GetDelivery",
             "logs:DeleteDelivery",
             "logs:UpdateDeliveryConfiguration",
+            tag=OWN,
         ),
         allow(READ_ANYWHERE, "logs:DescribeDeliveries"),
-        TAGS_LOG_DELIVERY,
+        *TAGS_LOG_DELIVERY,
         allow(
             LOG_BUCKET,
             "s3:GetBucketPolicy",
@@ -731,18 +890,19 @@ RESOURCE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
     ),
     # ------------------------------------------------------------------------ ACM, Route 53
     "aws:acm/certificate:Certificate": (
-        allow(REQUEST_DNS_VALIDATED_CERTIFICATES, "acm:RequestCertificate"),
+        allow(REQUEST_DNS_VALIDATED_CERTIFICATES, "acm:RequestCertificate", tag=NEW),
         allow(
             CERTIFICATES,
             "acm:DeleteCertificate",
             "acm:DescribeCertificate",
-            "acm:AddTagsToCertificate",
             "acm:RemoveTagsFromCertificate",
             "acm:ListTagsForCertificate",
+            tag=OWN,
         ),
+        *tags(CERTIFICATES, "acm:AddTagsToCertificate"),
     ),
     "aws:acm/certificateValidation:CertificateValidation": (
-        allow(CERTIFICATES, "acm:DescribeCertificate"),
+        allow(CERTIFICATES, "acm:DescribeCertificate", tag=OWN),
     ),
     "aws:route53/record:Record": (
         allow(RECORD_SETS, "route53:ChangeResourceRecordSets"),
@@ -784,28 +944,28 @@ RESOURCE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
     ),
     # ----------------------------------------------------------------- SNS, CloudWatch alarms
     "aws:sns/topic:Topic": (
+        allow(ALARM_TOPICS, "sns:CreateTopic", tag=NEW),
         allow(
             ALARM_TOPICS,
-            "sns:CreateTopic",
             "sns:DeleteTopic",
             "sns:GetTopicAttributes",
             "sns:SetTopicAttributes",
-            "sns:TagResource",
-            "sns:UntagResource",
-            "sns:ListTagsForResource",
+            tag=OWN,
         ),
+        *tags(ALARM_TOPICS, "sns:TagResource", "sns:UntagResource", "sns:ListTagsForResource"),
     ),
     "aws:sns/topicSubscription:TopicSubscription": (
-        allow(ALARM_TOPICS, "sns:Subscribe", "sns:ListSubscriptionsByTopic"),
+        allow(ALARM_TOPICS, "sns:Subscribe", "sns:ListSubscriptionsByTopic", tag=OWN),
         allow(WRITE_ANYWHERE, "sns:Unsubscribe", "sns:SetSubscriptionAttributes"),
         allow(READ_ANYWHERE, "sns:GetSubscriptionAttributes"),
     ),
+    # PutMetricAlarm creates or updates (an update sends no tags), so both grants.
     "aws:cloudwatch/metricAlarm:MetricAlarm": (
-        allow(
+        allow(ALARMS, "cloudwatch:PutMetricAlarm", tag=NEW),
+        allow(ALARMS, "cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", tag=OWN),
+        allow(ALARMS, "cloudwatch:DescribeAlarms"),
+        *tags(
             ALARMS,
-            "cloudwatch:PutMetricAlarm",
-            "cloudwatch:DeleteAlarms",
-            "cloudwatch:DescribeAlarms",
             "cloudwatch:TagResource",
             "cloudwatch:UntagResource",
             "cloudwatch:ListTagsForResource",
@@ -850,7 +1010,7 @@ INVOKE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
     ),
     "aws:ec2/getManagedPrefixList:getManagedPrefixList": (
         allow(READ_ANYWHERE, "ec2:DescribeManagedPrefixLists"),
-        allow(EC2, "ec2:GetManagedPrefixListEntries"),
+        allow(AWS_PREFIX_LISTS, "ec2:GetManagedPrefixListEntries"),
     ),
     "aws:ec2/getSecurityGroup:getSecurityGroup": (
         allow(READ_ANYWHERE, "ec2:DescribeSecurityGroups"),
@@ -922,15 +1082,52 @@ def all_grants() -> list[Grant]:
     ]
 
 
+def ec2_create_actions() -> list[str]:
+    """The EC2 actions that create tagged resources (ec2:CreateAction of tag-on-create)."""
+    return sorted(
+        {
+            action
+            for grant in all_grants()
+            if grant.tag == NEW
+            for action in grant.actions
+            if action.startswith("ec2:") and action != "ec2:CreateTags"
+        }
+    )
+
+
+def _merge(*conditions: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    merged: dict[str, dict[str, Any]] = {}
+    for condition in conditions:
+        for operator, keys in condition.items():
+            merged.setdefault(operator, {}).update(keys)
+    return merged
+
+
+def _tagged_scope(grant: Grant) -> Scope:
+    """The grant's scope with its tag condition (and, for EC2's tag-on-create, the actions)."""
+    scope = grant.scope
+    if scope.sid == "Ec2TagOnCreate":
+        scope = Scope(
+            scope.sid, scope.resources, {"StringEquals": {"ec2:CreateAction": ec2_create_actions()}}
+        )
+    if not grant.tag:
+        return scope
+    suffix, condition = TAG_MODES[grant.tag]
+    return Scope(scope.sid + suffix, scope.resources, _merge(scope.condition, condition))
+
+
 def statements(
     context: Context, keep: Callable[[str], bool] = lambda _action: True
 ) -> list[dict[str, Any]]:
-    """One statement per scope holding every kept action granted in it, in a stable order."""
+    """One statement per scope and tag condition holding every kept action granted in it, in a
+    stable order."""
     scopes: dict[str, Scope] = {}
     actions: dict[str, set[str]] = {}
     for grant in all_grants():
-        scopes.setdefault(grant.scope.sid, grant.scope)
-        actions.setdefault(grant.scope.sid, set()).update(filter(keep, grant.actions))
+        scope = _tagged_scope(grant)
+        if scopes.setdefault(scope.sid, scope) != scope:
+            raise ValueError(f"two scopes are named {scope.sid}")
+        actions.setdefault(scope.sid, set()).update(filter(keep, grant.actions))
     rendered = (
         _statement(scopes[sid], actions[sid], context) for sid in sorted(scopes) if actions[sid]
     )

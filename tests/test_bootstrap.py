@@ -729,12 +729,144 @@ def test_wildcard_resources_only_for_actions_without_resource_level_permissions(
             assert scoped == [], statement["Sid"]
 
 
-def test_tag_guarded_deletes_are_actions_iam_evaluates_the_tag_for() -> None:
-    [guarded] = [
-        s for s in role_statements("deploy-dev") if "aws:ResourceTag/Project" in json.dumps(s)
-    ]
-    assert guarded["Condition"] == {"StringEquals": {"aws:ResourceTag/Project": "cdn-alb-backend"}}
-    assert [a for a in guarded["Action"] if not supports_resource_tag_condition(a)] == []
+def tag_condition(statement: dict[str, Any]) -> str:
+    """Which tag condition a statement has: "own", "new", "untagged" or ""."""
+    condition = statement.get("Condition", {})
+    equals = condition.get("StringEquals", {})
+    if "aws:ResourceTag/Environment" in equals:
+        return policies.OWN
+    if "aws:RequestTag/Environment" in equals:
+        untagged = condition.get("Null") == {"aws:ResourceTag/Environment": "true"}
+        return policies.UNTAGGED if untagged else policies.NEW
+    return ""
+
+
+def condition_keys(action: str) -> set[str]:
+    return {k for rt in privilege(action)["resource_types"] for k in rt["condition_keys"]}
+
+
+@pytest.mark.parametrize("role", ["deploy-prod", "preview-prod"])
+def test_tag_conditions_hold_the_role_to_its_environment_and_project(role: str) -> None:
+    tagged = [s for s in role_statements(role) if tag_condition(s)]
+    assert tagged
+    for statement in tagged:
+        equals = statement["Condition"]["StringEquals"]
+        kind = "Resource" if tag_condition(statement) == policies.OWN else "Request"
+        assert equals[f"aws:{kind}Tag/Environment"] == "prod", statement["Sid"]
+        assert equals[f"aws:{kind}Tag/Project"] == "cdn-alb-backend", statement["Sid"]
+
+
+def test_tag_conditions_are_on_actions_iam_evaluates_them_for() -> None:
+    """A tag condition on an action that ignores it would never match (or, negated, always)."""
+    for statement in role_statements("deploy-dev"):
+        kind = tag_condition(statement)
+        for action in statement["Action"] if kind else ():
+            if kind == policies.OWN:
+                assert supports_resource_tag_condition(action), (statement["Sid"], action)
+            else:
+                keys = condition_keys(action)
+                assert "aws:RequestTag/${TagKey}" in keys, (statement["Sid"], action)
+
+
+def test_ec2_creates_are_tagged_only_on_the_new_resources_own_types() -> None:
+    """aws:RequestTag is the same for every resource of a request: on the account's every EC2
+    resource it would let a create name anyone's VPC or subnet as the new resource's parent."""
+    new_ec2 = [
+        s for s in role_statements("deploy-dev")
+        if tag_condition(s) == policies.NEW and s["Action"][0].startswith("ec2:")
+    ]  # fmt: skip
+    tag_on_create = [s for s in new_ec2 if s["Action"] == ["ec2:CreateTags"]]
+    creates = [s for s in new_ec2 if s not in tag_on_create]
+    assert creates
+    for statement in creates:
+        resources = as_list(statement["Resource"])
+        assert all(re.fullmatch(r"arn:aws:ec2:\*:\d+:[a-z-]+/\*", r) for r in resources), resources
+    [tag_on_create_statement] = tag_on_create
+    assert tag_on_create_statement["Condition"]["StringEquals"]["ec2:CreateAction"] == sorted(
+        {a for s in creates for a in s["Action"]}
+    )
+
+
+# Every write of the deploy roles that no tag condition holds to the environment, and why.
+LOG_BUCKET_WRITES = (
+    "s3:CreateBucket", "s3:DeleteBucket", "s3:DeleteBucketPolicy", "s3:DeleteObject",
+    "s3:DeleteObjectVersion", "s3:PutBucketOwnershipControls", "s3:PutBucketPolicy",
+    "s3:PutBucketPublicAccessBlock", "s3:PutBucketTagging", "s3:PutEncryptionConfiguration",
+    "s3:PutLifecycleConfiguration",
+)  # fmt: skip
+AUTO_SCALING_WRITES = (
+    "autoscaling:AttachLoadBalancerTargetGroups", "autoscaling:AttachTrafficSources",
+    "autoscaling:CancelInstanceRefresh", "autoscaling:CreateAutoScalingGroup",
+    "autoscaling:CreateOrUpdateTags", "autoscaling:DeleteAutoScalingGroup",
+    "autoscaling:DeletePolicy", "autoscaling:DeleteTags",
+    "autoscaling:DetachLoadBalancerTargetGroups", "autoscaling:DetachTrafficSources",
+    "autoscaling:DisableMetricsCollection", "autoscaling:EnableMetricsCollection",
+    "autoscaling:PutScalingPolicy", "autoscaling:StartInstanceRefresh",
+    "autoscaling:UpdateAutoScalingGroup",
+)  # fmt: skip
+UNTAGGED_WRITES: dict[tuple[str, str], str] = {
+    **dict.fromkeys(
+        ((action, "LogBucket") for action in LOG_BUCKET_WRITES),
+        "S3 evaluates no tags on bucket actions; the name (logs-bucket-*) is all there is",
+    ),
+    **dict.fromkeys(
+        ((action, "AutoScalingGroup") for action in AUTO_SCALING_WRITES),
+        "the provider's default tags do not reach Auto Scaling groups: backend-asg-* by name",
+    ),
+    ("cloudfront:CreateDistribution", "CloudFront"): "CloudFront evaluates no request tags "
+    "on it; it only creates (the tags it sets need cloudfront:TagResource, which is held)",
+    ("cloudwatch:PutDashboard", "Dashboards"): "dashboards have no tags: by name",
+    ("cloudwatch:DeleteDashboards", "Dashboards"): "dashboards have no tags: by name",
+    ("ec2:CreateNetworkInterface", "Ec2InstanceConnectEndpointInterfaces"): "the endpoint "
+    "creates its interface untagged; the subnet and group it goes in must be the environment's",
+    ("ec2:ModifySecurityGroupRules", "AwsManagedPrefixLists"): "the rule names AWS's prefix "
+    "list, which has no tags; the group and rule must be the environment's",
+    ("ec2:RunInstances", "Ec2Images"): "Amazon's images carry no tags of ours; everything "
+    "else of the launch must be the environment's",
+    ("iam:CreateServiceLinkedRole", "ServiceLinkedRoles"): "AWS names and tags them; only "
+    "the five services'",
+    ("logs:CreateLogDelivery", "WriteWithoutResourceLevelPermissions"): "accepts no "
+    "resource but `*` (vended log delivery for WAF and flow logs)",
+    ("logs:DeleteLogDelivery", "WriteWithoutResourceLevelPermissions"): "accepts no "
+    "resource but `*`",
+    ("logs:PutResourcePolicy", "WriteWithoutResourceLevelPermissions"): "account-wide "
+    "resource policies have no ARN; WAF writes the one for aws-waf-logs-* groups",
+    ("sns:Unsubscribe", "WriteWithoutResourceLevelPermissions"): "accepts no resource but `*`",
+    ("sns:SetSubscriptionAttributes", "WriteWithoutResourceLevelPermissions"): "accepts no "
+    "resource but `*`",
+    ("route53:AssociateVPCWithHostedZone", "EndpointPrivateDnsZones"): "the zone is AWS's "
+    "(the endpoint service's private DNS), with no tags; the VPC must be the environment's",
+    (
+        "route53:ChangeResourceRecordSets",
+        "RecordSetsOfTheProgramsTypesInTheConfiguredZones",
+    ): "Route 53 has no record-level tags: the configured zones and the program's record types",
+    ("wafv2:CreateWebACL", "AwsManagedRuleSets"): "AWS's managed rule sets carry no tags; the "
+    "web ACL itself must be the environment's",
+    ("wafv2:UpdateWebACL", "AwsManagedRuleSets"): "the same, on update",
+}
+
+
+def test_every_write_not_held_to_the_environment_is_justified() -> None:
+    context = policies.Context("aws", ACCOUNT_ID, "cdn-alb-backend", "dev", ("Z0123456789ABC",))
+    untagged = {
+        (action, statement["Sid"])
+        for statement in policies.deploy_statements(context)
+        if statement["Effect"] == "Allow" and not tag_condition(statement)
+        for action in statement["Action"]
+        if not policies.is_read_only(action)
+    }
+    assert untagged == set(UNTAGGED_WRITES)
+
+
+def test_a_preview_reads_the_origin_secret_only_of_its_own_environment() -> None:
+    """The distribution's config holds the X-Origin-Verify value (DescribeRules, which shows it
+    too, accepts only `*`: see the README)."""
+    for env in ENVIRONMENTS:
+        for statement in role_statements(f"preview-{env}"):
+            if {"cloudfront:GetDistribution", "cloudfront:GetDistributionConfig"} & set(
+                statement["Action"]
+            ):
+                assert tag_condition(statement) == policies.OWN, statement["Sid"]
 
 
 def state_statement(role: str, sid: str) -> dict[str, Any]:
@@ -888,19 +1020,49 @@ KEY_POLICY_STATEMENTS = (
     "DeployRolesThroughS3", "PreviewRolesThroughS3",
 )  # fmt: skip
 JUSTIFIED_FINDINGS: dict[tuple[str, str], str] = {
-    ("RESOURCE_MISMATCH", "LoadBalancer"): "IAM lists app and net listener ARNs as "
-    "alternatives; the program has only application load balancers, so only app ARNs are granted",
-    ("PRIVILEGE_ESCALATION", "PassOnlyTheInstanceRoleToEc2"): "PassRole + RunInstances is how "
-    "the Auto Scaling group launches instances; only the instance role, only to EC2",
-    ("PRIVILEGE_ESCALATION", "Ec2"): "the same PassRole + RunInstances pair, from RunInstances",
+    ("UNKNOWN_CONDITION_FOR_ACTION", "LoadBalancingTagOnCreateTaggedForTheEnvironment"): "AWS "
+    "documents elasticloadbalancing:CreateAction for AddTags (tagging resources during "
+    "creation); parliament's data lists it only under a duplicate ELB service entry",
+    **dict.fromkeys(
+        (
+            ("PRIVILEGE_ESCALATION", sid)
+            for sid in (
+                "PassOnlyTheInstanceRoleToEc2OfTheEnvironment",
+                "Ec2OfTheEnvironment",
+                "Ec2Images",
+                "Ec2NewInstanceVolumeNetworkInterfaceTaggedForTheEnvironment",
+            )
+        ),
+        "PassRole + RunInstances is how the Auto Scaling group launches instances: only the "
+        "environment's instance role (capped by the boundary), only to EC2, only into the "
+        "environment's subnets from its template",
+    ),
     ("RESOURCE_POLICY_PRIVILEGE_ESCALATION", "LogBucket"): "the program writes the log bucket's "
     "policy (log delivery writes through it); the role itself reads and writes no log objects",
-    (PERMISSIONS, "AlarmTopics"): "SetTopicAttributes writes the alarm topics' policy "
-    "(CloudWatch publishes through it), on the program's topics only",
-    (PERMISSIONS, "InstanceRoleAndProfile"): "the instance role's own life cycle and profile; "
-    "what can change its permissions is in InstanceRoleWithinTheBoundary",
-    (PERMISSIONS, "InstanceRoleWithinTheBoundary"): "writes the instance role's policies, only "
-    "while it has the boundary (which caps them; nothing may remove or edit it)",
+    (PERMISSIONS, "AlarmTopicsOfTheEnvironment"): "SetTopicAttributes writes the alarm topics' "
+    "policy (CloudWatch publishes through it), on the environment's topics only",
+    (PERMISSIONS, "AlarmTopicsTaggedForTheEnvironment"): "CreateTopic (may set a policy), "
+    "tagged for the environment",
+    (PERMISSIONS, "InstanceRoleAndProfileOfTheEnvironment"): "the instance role's own life "
+    "cycle and profile; what can change its permissions is in InstanceRoleWithinTheBoundary*",
+    (PERMISSIONS, "InstanceRoleAndProfileTaggedForTheEnvironment"): "CreateInstanceProfile, "
+    "tagged for the environment",
+    (PERMISSIONS, "InstanceRoleWithinTheBoundaryOfTheEnvironment"): "writes the environment's "
+    "instance role's policies, only while it has the boundary (which caps them; nothing may "
+    "remove or edit it)",
+    (PERMISSIONS, "InstanceRoleWithinTheBoundaryTaggedForTheEnvironment"): "CreateRole, only "
+    "with the boundary and tagged for the environment",
+    (PERMISSIONS, "PassOnlyTheInstanceRoleToEc2OfTheEnvironment"): "PassRole of the "
+    "environment's instance role, to EC2 only",
+    (PERMISSIONS, "LogBucket"): "the log bucket's policy, public access block and ownership "
+    "controls are the program's resources (by name: S3 evaluates no tags)",
+    (PERMISSIONS, "ServiceLinkedRoles"): "CreateServiceLinkedRole of the five named services only",
+    (PERMISSIONS, "WebAclOfTheEnvironment"): "UpdateWebACL edits the environment's web ACL",
+    (PERMISSIONS, "WebAclTaggedForTheEnvironment"): "CreateWebACL, tagged for the environment",
+    (PERMISSIONS, "AwsManagedRuleSets"): "Create/UpdateWebACL are also authorized on AWS's "
+    "managed rule sets they use, which have no tags",
+    (PERMISSIONS, "WriteWithoutResourceLevelPermissions"): "logs:PutResourcePolicy for WAF "
+    "logging accepts no resource but `*`",
     **dict.fromkeys(
         (("RESOURCE_STAR", sid) for sid in KEY_POLICY_STATEMENTS),
         "in a key policy `*` is the key the policy is on",
@@ -909,14 +1071,40 @@ JUSTIFIED_FINDINGS: dict[tuple[str, str], str] = {
     "(PutKeyPolicy is the break-glass); no CI role may (they are not the account principal)",
     ("CREDENTIALS_EXPOSURE", "RegistryLogin"): "an instance's ECR login token for its image pull "
     "(the boundary's, ECR accepts only `*`)",
-    (PERMISSIONS, "PassOnlyTheInstanceRoleToEc2"): "PassRole of the instance role, to EC2 only",
-    (PERMISSIONS, "LogBucket"): "the log bucket's policy, public access block and ownership "
-    "controls are the program's resources",
-    (PERMISSIONS, "ServiceLinkedRoles"): "CreateServiceLinkedRole of the five named services only",
-    (PERMISSIONS, "WebAcl"): "UpdateWebACL edits the program's web ACL (name-scoped)",
-    (PERMISSIONS, "WriteWithoutResourceLevelPermissions"): "logs:PutResourcePolicy for WAF "
-    "logging accepts no resource but `*`",
 }
+
+
+def _covered_elsewhere(finding: Any, statements: list[dict[str, Any]]) -> bool:
+    """A RESOURCE_MISMATCH that is by design: each resource type an action requires is granted
+    in its own statement of the role (with its own condition), or is a network load
+    balancer's, which the program has none of (IAM lists app and net ARNs as alternatives)."""
+    return finding.issue == "RESOURCE_MISMATCH" and all(
+        "/net/" in item["required_format"]
+        or any(
+            item["action"].lower() in (a.lower() for a in as_list(s["Action"]))
+            and any(
+                granted in (required, (required[0], "*"))
+                for required in [resource_type(item["required_format"])]
+                for granted in map(resource_type, as_list(s["Resource"]))
+            )
+            for s in statements
+        )
+        for item in finding.detail
+    )
+
+
+def resource_type(arn: str) -> tuple[str, str]:
+    """An ARN's service and resource type: ("ec2", "subnet"); ("ec2", "*") for any."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6:
+        return ("", arn)
+    return parts[2], re.split(r"[/:]", parts[5], maxsplit=1)[0]
+
+
+def _role_of(name: str) -> str | None:
+    """The role whose attached policy a rendered policy's name is (`github-deploy-dev-2`)."""
+    match = re.fullmatch(r"github-(.+?)(?:-\d+\.policy| \(all attached\))", name)
+    return match[1] if match else None
 
 
 @functools.cache
@@ -929,9 +1117,12 @@ def parliament_findings() -> dict[str, tuple[bool, list[tuple[str, str, Any]]]]:
         policy = analyze_policy_string(
             json.dumps(document), include_community_auditors=True, ignore_private_auditors=True
         )
+        role = _role_of(name)
+        whole_role = role_statements(role) if role else document["Statement"]
         findings = [
             (finding.issue, sid, finding.detail)
             for finding in policy.findings
+            if not _covered_elsewhere(finding, whole_role)
             for sid in sorted(finding_statements(finding, document)) or [""]
         ]
         results[name] = (policy.is_valid, findings)
