@@ -1,8 +1,10 @@
 """The GitHub Actions workflows: valid for GitHub, and doing what the project relies on.
 
 The schema check uses check-jsonschema's vendored copy of the workflow schema, so it needs no
-network (the test points any HTTP(S) attempt at a closed local port to make sure of that). The
-other tests read the workflows with PyYAML and assert the facts CI/CD depends on.
+network (the test points any HTTP(S) attempt at a closed local port to make sure of that).
+`make lint` runs zizmor on the workflows (triggers, permissions, injection, credentials). The
+other tests read the workflows with PyYAML and assert the facts CI/CD depends on across files:
+the roles and variables the bootstrap makes, the Makefile targets they run, the order of steps.
 """
 
 from __future__ import annotations
@@ -171,11 +173,6 @@ def test_schema_check_rejects_a_misspelt_key(tmp_path: Path) -> None:
 # --- Pull requests ------------------------------------------------------------------------
 
 
-def test_pull_request_workflow_runs_on_pull_requests() -> None:
-    assert "pull_request" in triggers(PULL_REQUEST)
-    assert "pull_request_target" not in triggers(PULL_REQUEST)  # would expose secrets to forks
-
-
 def test_test_job_runs_exactly_make_test_with_what_ci_installs() -> None:
     install, test = runs(job(PULL_REQUEST, "test"))
     ci_run = (ROOT / ".ci" / "run").read_text()
@@ -251,13 +248,6 @@ def test_cost_comment_is_one_comment_updated_and_skipped_for_forks() -> None:
 # --- Deployments --------------------------------------------------------------------------
 
 
-def test_deploy_workflow_runs_on_pushes_to_main_and_by_hand() -> None:
-    on = triggers(DEPLOY)
-    assert on["push"] == {"branches": ["main"]}
-    assert "workflow_dispatch" in on
-    assert "pull_request" not in on
-
-
 def _environment(body: Job) -> str:
     environment = body["environment"]
     return environment["name"] if isinstance(environment, dict) else environment
@@ -290,16 +280,6 @@ def deployed_job(stack: str) -> Job:
 
 def workflow_call() -> dict[str, Any]:
     return triggers(DEPLOY_STACK)["workflow_call"]
-
-
-def test_deploy_stack_runs_only_when_called_with_a_stack_and_an_environment() -> None:
-    assert set(triggers(DEPLOY_STACK)) == {"workflow_call"}
-    inputs = workflow_call()["inputs"]
-    assert set(inputs) == {"stack", "environment", "role-to-assume"}
-    for declared in inputs.values():
-        assert declared["type"] == "string"
-        assert declared["required"] is True  # no default stack to deploy by mistake
-    assert set(workflow(DEPLOY_STACK)["jobs"]) == {DEPLOY_STACK_JOB}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -362,10 +342,6 @@ def test_each_stack_deploys_one_run_at_a_time(stack: str) -> None:
     assert "concurrency" not in caller(stack)
 
 
-def test_deploy_job_times_out_after_an_hour() -> None:
-    assert deploy_job()["timeout-minutes"] == 60
-
-
 @pytest.mark.parametrize("stack", STACKS)
 def test_each_caller_deploys_and_names_its_own_stack(stack: str) -> None:
     body = deployed_job(stack)
@@ -414,10 +390,6 @@ def test_up_deploys_its_stack_then_the_smoke_check_runs() -> None:
 # --- Integration: a throw-away copy, always destroyed ---------------------------------------
 
 
-def cron_fields(name: str) -> list[list[str]]:
-    return [entry["cron"].split() for entry in triggers(name)["schedule"]]
-
-
 def step_named(body: Job, what: str, predicate: Callable[[Step], bool]) -> Step:
     return body["steps"][index_of(body, what, predicate)]
 
@@ -428,16 +400,6 @@ def _runs_make_integration(step: Step) -> bool:
 
 def _runs_integration_cleanup(step: Step) -> bool:
     return str(step.get("run", "")).strip() == "make integration-cleanup"
-
-
-def test_integration_runs_weekly_and_by_hand_only() -> None:
-    on = triggers(INTEGRATION)
-    assert set(on) == {"schedule", "workflow_dispatch"}
-    [[minute, hour, day_of_month, month, day_of_week]] = cron_fields(INTEGRATION)
-    assert (day_of_month, month) == ("*", "*")
-    assert day_of_week.isdigit()  # one day a week
-    assert minute.isdigit()
-    assert hour.isdigit()
 
 
 def test_integration_takes_a_stack_file_and_an_optional_region() -> None:
@@ -500,7 +462,6 @@ def test_integration_always_cleans_up_after_the_run_with_fresh_credentials() -> 
     record = steps[run]["env"]["INTEGRATION_RECORD_FILE"]
     assert record.startswith("${{ runner.temp }}/")
     assert steps[cleanup]["env"]["INTEGRATION_RECORD_FILE"] == record
-    assert "integration-cleanup:" in (ROOT / "Makefile").read_text(encoding="utf-8")
 
 
 def test_integration_leaves_the_clean_up_time_within_the_job_timeout() -> None:
@@ -530,14 +491,6 @@ def test_integration_runs_from_main_in_the_stack_files_environment_with_its_role
 
 
 # --- Drift: preview --refresh --expect-no-changes -----------------------------------------
-
-
-def test_drift_runs_daily_and_by_hand_only() -> None:
-    assert set(triggers(DRIFT)) == {"schedule", "workflow_dispatch"}
-    [[minute, hour, *days]] = cron_fields(DRIFT)
-    assert days == ["*", "*", "*"]
-    assert minute.isdigit()
-    assert hour.isdigit()
 
 
 def test_drift_checks_both_deployed_stacks_of_main_each_with_its_preview_role() -> None:
@@ -716,32 +669,25 @@ def test_workflows_read_only_variables_the_bootstrap_outputs() -> None:
     assert read <= set(bootstrap().exports)
 
 
+def test_every_make_target_the_workflows_run_is_in_the_makefile() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    targets = {
+        target
+        for line in makefile.splitlines()
+        if (match := re.match(r"^([\w .-]+):(?!=)", line))
+        for target in match[1].split()
+    }
+    run = [str(step.get("run", "")) for _, _, body in all_jobs() for step in body.get("steps", [])]
+    called = {target for text in run for target in re.findall(r"\bmake ([\w-]+)", text)}
+    assert {"test", "venv", "integration", "integration-cleanup"} <= called
+    assert called <= targets
+
+
 @pytest.mark.parametrize("name", WORKFLOWS)
 def test_no_long_lived_aws_keys(name: str) -> None:
     text = (WORKFLOW_DIR / name).read_text(encoding="utf-8").lower()
     for key in ("aws-access-key-id", "aws-secret-access-key", "aws_access_key_id"):
         assert key not in text
-
-
-JOB_PERMISSIONS = {
-    (PULL_REQUEST, "test"): {"contents": "read"},
-    (PULL_REQUEST, "preview"): {"contents": "read", "id-token": "write", "pull-requests": "write"},
-    (PULL_REQUEST, "cost"): {"contents": "read", "pull-requests": "write"},  # no AWS: mocks only
-    # A called workflow gets no more than its calling job grants: each caller grants what the
-    # reusable job asks for.
-    (DEPLOY, "deploy-dev"): {"contents": "read", "id-token": "write"},
-    (DEPLOY, "deploy-prod"): {"contents": "read", "id-token": "write"},
-    (DEPLOY_STACK, DEPLOY_STACK_JOB): {"contents": "read", "id-token": "write"},
-    (INTEGRATION, "integration"): {"contents": "read", "id-token": "write"},
-    (DRIFT, "drift"): {"contents": "read", "id-token": "write"},  # no PR comments to write
-}
-
-
-def test_permissions_are_granted_per_job_and_no_more() -> None:
-    for name in WORKFLOWS:
-        assert workflow(name)["permissions"] in ({}, {"contents": "read"}), name
-    granted = {(name, job_id): body.get("permissions") for name, job_id, body in all_jobs()}
-    assert granted == JOB_PERMISSIONS
 
 
 LEVELS = {"none": 0, "read": 1, "write": 2}
