@@ -49,19 +49,28 @@ from components.network import (
     LARGEST_VPC_PREFIX,
     MAX_AZ_COUNT,
     MIN_AZ_COUNT,
+    POSITION_LARGEST_VPC_PREFIX,
     SMALLEST_SUBNET_PREFIX,
     SMALLEST_VPC_PREFIX,
-    SUBNET_SLOTS,
+    ZONE_SLOTS,
+    AvailabilityZone,
     NatGateways,
     NetworkSettings,
+    SubnetLayout,
+    has_zone_slot,
 )
 from components.operations import OperationsSettings
 
 MAX_INSTANCES = 100  # A guard against typos such as 1000; raise it knowingly.
+MIN_CONTAINER_MEMORY_MIB = 1024  # Docker's install and daemon beside the app (see below)
+# Image parameters the CI deploy role may read (bootstrap/policies.py): AWS's public ones and
+# the project's own.
+IMAGE_PARAMETER_PREFIXES = ("/aws/service/", "/cdn-alb-backend/")
 MAX_LOG_RETENTION_DAYS = 3650
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
 INSTANCE_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 # Plain path characters only: the path also lands on the service's systemd command line.
+IAM_POLICY_NAME_PATTERN = re.compile(r"^[\w+=,.@-]{1,128}$", re.ASCII)
 HEALTH_CHECK_PATH_PATTERN = re.compile(r"^/[A-Za-z0-9._~/-]{0,254}$")
 PRIVATE_RANGES = tuple(
     ipaddress.IPv4Network(cidr) for cidr in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
@@ -190,27 +199,22 @@ def _is_usable_vpc_cidr(value: str) -> bool:
         network = ipaddress.IPv4Network(value, strict=True)
     except ValueError:
         return False
-    return SMALLEST_VPC_PREFIX <= network.prefixlen <= LARGEST_VPC_PREFIX and any(
+    return SMALLEST_VPC_PREFIX <= network.prefixlen <= POSITION_LARGEST_VPC_PREFIX and any(
         network.subnet_of(private) for private in PRIVATE_RANGES
     )
 
 
 VPC_CIDR_RULE = (
     f"use an IPv4 network in a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16), "
-    f"/{SMALLEST_VPC_PREFIX} to /{LARGEST_VPC_PREFIX}, without host bits, e.g. 10.0.0.0/16 "
-    f"(it is split into {SUBNET_SLOTS} subnets of at least /{SMALLEST_SUBNET_PREFIX}: "
-    f"a public and a private one for up to {MAX_AZ_COUNT} zones)"
+    f"/{SMALLEST_VPC_PREFIX} to /{LARGEST_VPC_PREFIX} (/{POSITION_LARGEST_VPC_PREFIX} with "
+    f"subnetLayout position), without host bits, e.g. 10.0.0.0/16 "
+    f"(each zone's public and private subnet take slots of their own, at least "
+    f"/{SMALLEST_SUBNET_PREFIX})"
 )
 
 
-@dataclass(frozen=True)
-class AvailabilityZone:
-    name: str  # e.g. us-east-1a: this account's label, mapped to a different zone per account
-    id: str  # e.g. use1-az1: the physical zone, the same in every account
-
-
 def usable_availability_zones() -> list[AvailabilityZone]:
-    """The region's zones that are up and need no opt-in (Local/Wavelength zones do), by name."""
+    """The region's zones that are up and need no opt-in (Local/Wavelength zones do), by id."""
     zones = aws.get_availability_zones(
         state="available",
         filters=[
@@ -222,7 +226,7 @@ def usable_availability_zones() -> list[AvailabilityZone]:
             AvailabilityZone(name, id_)
             for name, id_ in zip(zones.names, zones.zone_ids, strict=True)
         ),
-        key=lambda zone: zone.name,
+        key=lambda zone: (zone.number, zone.id) if has_zone_slot(zone.id) else (0, zone.id),
     )
 
 
@@ -250,33 +254,48 @@ def _describe(zones: list[AvailabilityZone]) -> str:
 def choose_zones(
     region: str,
     az_count: int,
+    *,
+    pinned: list[str],
     instance_type: str | None,
     origin_access: OriginAccess,
     problems: list[str],
 ) -> list[AvailabilityZone]:
-    """The first `az_count` zones, by name, that can run the stack.
+    """The stack's zones: those named in availabilityZones, in that order, or else the first
+    `az_count` zones by zone id that can run the stack.
 
     A zone qualifies when it offers the instance type (the Auto Scaling group fails on a zone
-    that does not) and, for a VPC origin, when CloudFront supports VPC origins there. The
-    choice depends only on these facts, so it is the same at every run; the subnets of the
-    chosen zones take the layout's slots in this order (see `subnet_layout`).
-    `instance_type` None: the type is invalid, so only the zone count is checked.
+    that does not) and, for a VPC origin, when CloudFront supports VPC origins there. Pinned
+    zones are checked, never replaced: the automatic choice follows what AWS offers today, so a
+    stack that must never move names its zones. `instance_type` None: the type is invalid, so
+    only the zones themselves are checked.
     """
     zones = usable_availability_zones()
-    if az_count > len(zones):
+    if pinned:
+        candidates = _pinned_zones(region, az_count, pinned, zones, problems)
+    elif az_count > len(zones):
         problems.append(
             f"azCount ({az_count}) is more than the {len(zones)} zones {region} offers "
             f"({', '.join(zone.name for zone in zones)})"
         )
         return zones
-    if instance_type is None:
-        return zones[:az_count]
+    else:
+        candidates = zones
+    if instance_type is None or not candidates:
+        return candidates[:az_count]
     offered = zone_ids_offering(instance_type)
     qualifying = [zone for zone in zones if zone.id in offered]
     needs = f"offer instanceType {instance_type!r}"
     if origin_access is OriginAccess.VPC_ORIGIN:
         qualifying = [z for z in qualifying if z.id not in VPC_ORIGIN_UNAVAILABLE_ZONE_IDS]
         needs += " and support CloudFront VPC origins (originAccess vpcOrigin)"
+    if pinned:
+        if unfit := [zone for zone in candidates if zone not in qualifying]:
+            problems.append(
+                f"availabilityZones {pinned} names {_describe(unfit)}, which do not {needs}; "
+                f"zones of {region} that do: {_describe(qualifying)}. Name those, or choose "
+                "another instanceType"
+            )
+        return candidates
     if len(qualifying) < az_count:
         problems.append(
             f"azCount ({az_count}) needs {az_count} zones that {needs}; {region} has "
@@ -284,6 +303,53 @@ def choose_zones(
             "instanceType"
         )
     return qualifying[:az_count]
+
+
+def _pinned_zones(
+    region: str,
+    az_count: int,
+    pinned: list[str],
+    zones: list[AvailabilityZone],
+    problems: list[str],
+) -> list[AvailabilityZone]:
+    """The zones availabilityZones names, or [] with a problem for each way the list is wrong."""
+    by_id = {zone.id: zone for zone in zones}
+    if unknown := [zone_id for zone_id in pinned if zone_id not in by_id]:
+        what = "is not a zone id" if len(unknown) == 1 else "are not zone ids"
+        problems.append(
+            f"availabilityZones {pinned}: {', '.join(unknown)} {what} of {region} "
+            f"that needs no opt-in; its zones are {_describe(zones)}"
+        )
+        return []
+    if len(set(pinned)) != len(pinned):
+        problems.append(f"availabilityZones {pinned} names a zone twice")
+        return []
+    if len(pinned) != az_count:
+        problems.append(
+            f"availabilityZones names {len(pinned)} zones but azCount is {az_count}: set "
+            f"azCount to {len(pinned)}"
+        )
+    return [by_id[zone_id] for zone_id in pinned]
+
+
+def instance_memory_mib(instance_type: str) -> int:
+    """The memory EC2 reports for an instance type, in MiB."""
+    return int(aws.ec2.get_instance_type(instance_type=instance_type).memory_size)
+
+
+def _container_memory_problems(backend: BackendSettings) -> list[str]:
+    """Docker on Amazon Linux needs about 1 GiB: on less, `dnf install docker` is killed for
+    memory, the instance never serves, and the group replaces it in a loop."""
+    if backend.app.image is None:
+        return []
+    memory = instance_memory_mib(backend.instance_type)
+    if memory >= MIN_CONTAINER_MEMORY_MIB:
+        return []
+    family = backend.instance_type.split(".", maxsplit=1)[0]
+    return [
+        f"appImage needs an instance type with at least 1 GiB of memory; instanceType "
+        f"{backend.instance_type!r} has {memory} MiB: use {family}.micro or larger"
+    ]
 
 
 def _architecture(region: str, instance_type: str, problems: list[str]) -> str:
@@ -358,6 +424,10 @@ def load_settings() -> StackSettings:
     backend = _read_backend(read, region, instance_tags)
     if not read.problems:
         read.problems.extend(_user_data_problems(backend))
+        read.problems.extend(_container_memory_problems(backend))
+        backend = replace(
+            backend, machine_image_root_device=_machine_image_root_device(backend, read.problems)
+        )
     network = _read_network(read, region, backend)
     # Read once: the log bucket's objects and the WAF's log group both keep logs this long.
     log_retention_days = read.integer("logRetentionDays", 1, MAX_LOG_RETENTION_DAYS)
@@ -379,6 +449,37 @@ def load_settings() -> StackSettings:
     if read.problems:
         raise SettingsError(read.problems)
     return settings
+
+
+def machine_image_facts(image_id: str) -> tuple[str, str]:
+    """A literal AMI's CPU architecture and root device name, as EC2 describes the image."""
+    image = aws.ec2.get_ami(
+        filters=[aws.ec2.GetAmiFilterArgs(name="image-id", values=[image_id])],
+        include_deprecated=True,
+    )
+    return image.architecture, image.root_device_name
+
+
+def _machine_image_root_device(backend: BackendSettings, problems: list[str]) -> str:
+    """A literal machineImage's root device, once it is known to exist and fit the type."""
+    image_id = backend.app.machine_image
+    if not image_id or image_id.startswith("resolve:ssm:"):
+        return ""
+    try:
+        architecture, root_device = machine_image_facts(image_id)
+    except Exception:  # noqa: BLE001 - the SDK raises a bare Exception
+        problems.append(
+            f"machineImage {image_id!r} is not an image this account can launch in "
+            f"{backend.region}: copy or share it to the region, or name another"
+        )
+        return ""
+    if architecture != backend.architecture:
+        problems.append(
+            f"machineImage {image_id!r} is an {architecture} image, but instanceType "
+            f"{backend.instance_type!r} runs {backend.architecture}: build the image for "
+            f"{backend.architecture}, or choose an {architecture} instance type"
+        )
+    return root_device
 
 
 def _read_aws(problems: list[str]) -> tuple[str, dict[str, str]]:
@@ -435,6 +536,14 @@ def _read_backend(
         instance_connect=read.boolean("instanceConnect"),
         region=region,
         cpu_credits=_read_cpu_credits(read, instance_type),
+        aws_profile=pulumi.Config("aws").get("profile"),
+        origin_secret_version=read.integer("originSecretVersion", 1, 1_000_000),
+        instance_role_boundary=read.text(
+            "instanceRoleBoundary",
+            lambda value: value == "" or bool(IAM_POLICY_NAME_PATTERN.fullmatch(value)),
+            "name an IAM managed policy of this account (letters, digits and +=,.@-_, at most "
+            "128), e.g. cdn-alb-backend-instance-boundary, or leave it empty",
+        ),
     )
 
 
@@ -448,7 +557,19 @@ def _read_app(read: _ConfigReader) -> AppSource:
     """What the instances run; every problem of the app's keys, and how they combine."""
     image, problems = parse_image(read.text("appImage", lambda _: True, ""))
     machine_image = read.text("machineImage", lambda _: True, "")
-    problems += machine_image_problems(machine_image)
+    image_problems = machine_image_problems(machine_image)
+    problems += image_problems
+    parameter = machine_image.removeprefix("resolve:ssm:")
+    if (
+        parameter != machine_image
+        and not image_problems
+        and not parameter.startswith(IMAGE_PARAMETER_PREFIXES)
+    ):
+        problems.append(
+            f"machineImage {machine_image!r}: the deploy role reads image parameters under "
+            f"{' or '.join(IMAGE_PARAMETER_PREFIXES)} only: store yours as "
+            f"resolve:ssm:/cdn-alb-backend/{parameter.lstrip('/')}"
+        )
     environment, environment_problems = parse_environment(
         read.strings("appEnvironment", "[LOG_LEVEL=info]")
     )
@@ -533,18 +654,40 @@ def _read_rollout_checkpoints(read: _ConfigReader) -> tuple[int, ...]:
 def _read_network(read: _ConfigReader, region: str, backend: BackendSettings) -> NetworkSettings:
     vpc_cidr = read.text("vpcCidr", _is_usable_vpc_cidr, VPC_CIDR_RULE)
     az_count = read.integer("azCount", MIN_AZ_COUNT, MAX_AZ_COUNT)
+    pinned = read.strings("availabilityZones", "[use1-az1, use1-az2]")
+    layout = read.choice("subnetLayout", SubnetLayout)
     nat_gateways = read.choice("natGateways", NatGateways)
+    if (
+        read.valid("vpcCidr", "subnetLayout")
+        and layout is SubnetLayout.ZONE_ID
+        and ipaddress.IPv4Network(vpc_cidr).prefixlen > LARGEST_VPC_PREFIX
+    ):
+        read.problems.append(f"vpcCidr {vpc_cidr!r} is invalid: {VPC_CIDR_RULE}")
     zones = (
         choose_zones(
             region,
             az_count,
-            backend.instance_type if backend.architecture else None,  # None: type is invalid
-            backend.origin_access,
-            read.problems,
+            pinned=pinned,
+            # None: the type is invalid
+            instance_type=backend.instance_type if backend.architecture else None,
+            origin_access=backend.origin_access,
+            problems=read.problems,
         )
-        if region and read.valid("azCount")
+        if region and read.valid("azCount", "availabilityZones")
         else []
     )
+    if layout is SubnetLayout.POSITION and not pinned and read.valid("availabilityZones"):
+        read.problems.append(
+            "subnetLayout position numbers subnets by their zone's place in availabilityZones: "
+            "name the stack's zone ids there, in the order of their zone names"
+        )
+    elif layout is SubnetLayout.ZONE_ID and (
+        unslotted := [zone.id for zone in zones if not has_zone_slot(zone.id)]
+    ):
+        read.problems.append(
+            f"zones {', '.join(unslotted)} have no subnet slot (zone ids up to az{ZONE_SLOTS} "
+            "have one): name other zones in availabilityZones"
+        )
     endpoints = read.strings("vpcEndpoints", "[ecr.api, ecr.dkr]")
     unknown = [e for e in endpoints if e not in INTERFACE_ENDPOINT_SERVICES]
     if unknown or len(set(endpoints)) != len(endpoints):
@@ -557,10 +700,11 @@ def _read_network(read: _ConfigReader, region: str, backend: BackendSettings) ->
         read.problems.extend(_unreachable(backend.app, region, set(endpoints)))
     return NetworkSettings(
         vpc_cidr=vpc_cidr,
-        availability_zones=tuple(zone.name for zone in zones),
+        availability_zones=tuple(zones),
         nat_gateways=nat_gateways,
         region=region,
         interface_endpoints=tuple(endpoints),
+        subnet_layout=layout,
     )
 
 
@@ -586,6 +730,14 @@ def _unreachable(app: AppSource, region: str, endpoints: set[str]) -> list[str]:
                 f"appImage {app.image.reference!r} is pulled from private ECR, and natGateways "
                 f"none leaves no path to it: add {', '.join(sorted(missing))} to vpcEndpoints "
                 f"(about $7.30 a month each per zone), or {fix}"
+            )
+    for secret in app.secrets:
+        secret_region = secret.name.split(":")[3] if secret.name.startswith("arn:") else region
+        if secret_region != region:
+            problems.append(
+                f"appSecrets {secret.variable} is in {secret_region}, but the stack's "
+                f"secretsmanager endpoint answers for {region} only, so with natGateways none "
+                f"the fetch never ends: replicate the secret to {region}, or {fix}"
             )
     needed = {SecretStore.SSM_PARAMETER: "ssm", SecretStore.SECRETS_MANAGER: "secretsmanager"}
     for store in sorted({secret.store for secret in app.secrets}):
@@ -636,17 +788,10 @@ def _read_domain(read: _ConfigReader) -> DomainSettings | None:
     )
 
 
-def _shell_command(backend: BackendSettings, network: NetworkSettings) -> str:
+def _shell_command(backend: BackendSettings) -> str:
     """How on-call opens a shell on an instance in this stack, for the alarms' runbooks."""
     if backend.instance_connect:
         return "aws ec2-instance-connect ssh --instance-id <id> --connection-type eice"
-    ssm_reachable = network.nat_gateways is not NatGateways.NONE or {
-        "ssm",
-        "ssmmessages",
-        "ec2messages",
-    } <= set(network.interface_endpoints)
-    if ssm_reachable:
-        return "aws ssm start-session --target <id>"
     return "no shell path in this stack: set instanceConnect true"
 
 
@@ -660,7 +805,7 @@ def _read_operations(
     )
     return OperationsSettings(
         region=region,
-        shell_command=_shell_command(backend, network),
+        shell_command=_shell_command(backend),
         service_unit="backend" if backend.app.builtin else "app",
         alarm_email=alarm_email or None,
         target_5xx_threshold=read.integer("alarmTarget5xxCount", 1, 1_000_000),

@@ -124,9 +124,9 @@ NAMED_RESOURCES: dict[str, str] = {
 # the deploy role writes or attaches, the instance role can do no more than this.
 INSTANCE_ROLE_BOUNDARY = f"{MAIN_PROJECT}-instance-boundary"
 INSTANCE_ROLE_BOUNDARY_ARN = f"arn:{{partition}}:iam::{{account}}:policy/{INSTANCE_ROLE_BOUNDARY}"
-# SSM parameters a stack's `machineImage: resolve:ssm:<name>` may name, besides Amazon's: under
-# this prefix and the stack's Environment tag, /cdn-alb-backend/<environment>/... (the roles
-# read nothing else of Parameter Store).
+# SSM parameters a stack's `machineImage: resolve:ssm:<name>` may name, besides AWS's public
+# ones: under this prefix (stack_settings.IMAGE_PARAMETER_PREFIXES; the roles read nothing else
+# of Parameter Store).
 MACHINE_IMAGE_PARAMETER_PREFIX = f"/{MAIN_PROJECT}/"
 # Record types the program writes: alias A and AAAA records, and ACM's CNAME validation record.
 DNS_RECORD_TYPES = ("A", "AAAA", "CNAME")
@@ -183,12 +183,15 @@ EC2_ENDPOINT_INTERFACES = Scope(
     "Ec2InstanceConnectEndpointInterfaces",
     ("arn:{partition}:ec2:*:{account}:network-interface/*",),
 )
-MACHINE_IMAGE_PARAMETERS = (
-    "arn:{partition}:ssm:*:*:parameter/aws/service/ami-amazon-linux-latest/*",
-    f"arn:{{partition}}:ssm:*:{{account}}:parameter{MACHINE_IMAGE_PARAMETER_PREFIX}"
-    "{environment}/*",
+# AWS's public image parameters (Amazon Linux and others), and a stack's own machineImage
+# parameter, which stack_settings.py requires under MACHINE_IMAGE_PARAMETER_PREFIX.
+AMI_PARAMETERS = Scope(
+    "ImageParameters",
+    (
+        "arn:{partition}:ssm:*:*:parameter/aws/service/*",
+        f"arn:{{partition}}:ssm:*:{{account}}:parameter{MACHINE_IMAGE_PARAMETER_PREFIX}*",
+    ),
 )
-AMI_PARAMETERS = Scope("MachineImageParameters", MACHINE_IMAGE_PARAMETERS)
 LOAD_BALANCING_ARNS = tuple(
     f"arn:{{partition}}:elasticloadbalancing:*:{{account}}:{resource}"
     for resource in (
@@ -632,6 +635,29 @@ RESOURCE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
         READ_ELB_TAGS,
     ),
     # ------------------------------------------------------------------------- Auto Scaling
+    # components/backend/rollout.py: boto3 calls made during `pulumi up`.
+    "pulumi-python:dynamic/backend:Rollout": (
+        allow(
+            AUTO_SCALING_GROUP,
+            "autoscaling:StartInstanceRefresh",
+            why="the rollout's instance refresh, to the new launch template version",
+        ),
+        allow(
+            READ_ANYWHERE,
+            "autoscaling:DescribeAutoScalingGroups",
+            "autoscaling:DescribeInstanceRefreshes",
+            why="the group's launch template, and the refresh it waits for",
+        ),
+        allow(
+            ALARMS,
+            "cloudwatch:DescribeAlarms",
+            why="StartInstanceRefresh reads the alarms of its AlarmSpecification",
+        ),
+    ),
+    "pulumi-python:dynamic/backend:MachineImage": (
+        allow(AMI_PARAMETERS, "ssm:GetParameter", why="the AMI id an image parameter names"),
+        allow(READ_ANYWHERE, "ec2:DescribeImages", why="the image's root device"),
+    ),
     "aws:autoscaling/group:Group": (
         allow(
             AUTO_SCALING_GROUP,
@@ -983,28 +1009,12 @@ RESOURCE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
     "random:index/randomPassword:RandomPassword": (),
 }
 
-# What the program's boto3 dynamic provider calls at deploy time, beside the AWS provider: it
-# rolls a new launch template version out through an instance refresh (rolled back by the
-# stack's alarms) and resolves a machine image's AMI id.
-DYNAMIC_PROVIDER_PERMISSIONS: tuple[Grant, ...] = (
-    allow(
-        AUTO_SCALING_GROUP, "autoscaling:StartInstanceRefresh", "autoscaling:CancelInstanceRefresh"
-    ),
-    allow(
-        READ_ANYWHERE,
-        "autoscaling:DescribeInstanceRefreshes",
-        "autoscaling:DescribeAutoScalingGroups",
-        "ec2:DescribeImages",
-    ),
-    allow(AMI_PARAMETERS, "ssm:GetParameter", "ssm:GetParameters"),
-    allow(ALARMS, "cloudwatch:DescribeAlarms"),
-)
-
 INVOKE_PERMISSIONS: dict[str, tuple[Grant, ...]] = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": (
         allow(READ_ANYWHERE, "ec2:DescribeAvailabilityZones"),
     ),
     "aws:ec2/getInstanceType:getInstanceType": (allow(READ_ANYWHERE, "ec2:DescribeInstanceTypes"),),
+    "aws:ec2/getAmi:getAmi": (allow(READ_ANYWHERE, "ec2:DescribeImages"),),
     "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": (
         allow(READ_ANYWHERE, "ec2:DescribeInstanceTypeOfferings"),
     ),
@@ -1073,11 +1083,7 @@ def _statement(scope: Scope, actions: Iterable[str], context: Context) -> dict[s
 def all_grants() -> list[Grant]:
     return [
         grant
-        for grants in (
-            *RESOURCE_PERMISSIONS.values(),
-            *INVOKE_PERMISSIONS.values(),
-            DYNAMIC_PROVIDER_PERMISSIONS,
-        )
+        for grants in (*RESOURCE_PERMISSIONS.values(), *INVOKE_PERMISSIONS.values())
         for grant in grants
     ]
 

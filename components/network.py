@@ -8,8 +8,10 @@ the backend needs none, and the S3 gateway endpoint (free) still serves the OS p
 from __future__ import annotations
 
 import ipaddress
+import json
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -17,15 +19,51 @@ import pulumi_aws as aws
 from components import component_types
 from components.security_group_rules import allow_tcp
 
-# The subnet layout is fixed by MAX_AZ_COUNT, not by the zones in use, so adding a zone later
-# adds subnets without renumbering (and so replacing) the existing ones.
 MIN_AZ_COUNT = 2  # an ALB needs subnets in two zones
 MAX_AZ_COUNT = 4
-SUBNET_SLOTS = 2 * MAX_AZ_COUNT  # public subnets take slots 0..3, private subnets 4..7
+# A subnet's CIDR belongs to its zone, never to the zone's place in a list: the public subnet of
+# zone id <region>-az<N> takes slot N-1, its private subnet slot ZONE_SLOTS+N-1. Adding or
+# removing a zone then adds or removes only that zone's subnets, and the others keep their CIDRs
+# (a renumbered subnet is a replacement whose new CIDR collides with a subnet still there).
+ZONE_SLOTS = 8  # zone numbers az1..az8; no region has more than six today
+SUBNET_SLOTS = 2 * ZONE_SLOTS
 SMALLEST_SUBNET_PREFIX = 27  # an ALB subnet must be a /27 or larger
 SLOT_BITS = (SUBNET_SLOTS - 1).bit_length()
-LARGEST_VPC_PREFIX = SMALLEST_SUBNET_PREFIX - SLOT_BITS  # /24
+LARGEST_VPC_PREFIX = SMALLEST_SUBNET_PREFIX - SLOT_BITS  # /23
 SMALLEST_VPC_PREFIX = 16  # AWS allows /16 to /28
+# The layout of stacks created before subnets were numbered by zone id: slots by the zone's
+# position (public 0..3, private 4..7 of eight), kept so those stacks' subnets stay where they are.
+POSITION_SLOT_BITS = 3
+POSITION_LARGEST_VPC_PREFIX = SMALLEST_SUBNET_PREFIX - POSITION_SLOT_BITS  # /24
+
+
+class SubnetLayout(StrEnum):
+    """How subnet CIDRs are numbered (subnetLayout)."""
+
+    ZONE_ID = "zoneId"  # by the zone id's number: a zone's subnets never move
+    POSITION = "position"  # by position in availabilityZones: the layout of older stacks
+
+
+@dataclass(frozen=True)
+class AvailabilityZone:
+    name: str  # e.g. us-east-1a: this account's label, mapped to a different zone per account
+    id: str  # e.g. use1-az1: the physical zone, the same in every account
+
+    @property
+    def number(self) -> int:
+        """use1-az4 -> 4: the zone's number within its region, which picks its subnet slots."""
+        return int(self.id.rsplit("-az", maxsplit=1)[1])
+
+    @property
+    def suffix(self) -> str:
+        """us-east-1a -> a: names the zone's resources (stable: a name maps to one zone id)."""
+        return self.name[-1]
+
+
+def has_zone_slot(zone_id: str) -> bool:
+    """Whether a zone id has the <region>-az<N> form with a slot of its own (N <= ZONE_SLOTS)."""
+    region_code, separator, number = zone_id.rpartition("-az")
+    return bool(region_code and separator and number.isdigit() and 1 <= int(number) <= ZONE_SLOTS)
 
 
 class NatGateways(StrEnum):
@@ -47,10 +85,11 @@ INTERFACE_ENDPOINT_SERVICES = (
 @dataclass(frozen=True)
 class NetworkSettings:
     vpc_cidr: str
-    availability_zones: tuple[str, ...]
+    availability_zones: tuple[AvailabilityZone, ...]
     nat_gateways: NatGateways
     region: str
     interface_endpoints: tuple[str, ...] = ()  # of INTERFACE_ENDPOINT_SERVICES
+    subnet_layout: SubnetLayout = SubnetLayout.ZONE_ID
 
 
 @dataclass(frozen=True)
@@ -61,25 +100,83 @@ class NetworkArgs:
 
 @dataclass(frozen=True)
 class SubnetPair:
-    availability_zone: str
+    zone: AvailabilityZone
     public_cidr: str
     private_cidr: str
 
 
-def subnet_layout(vpc_cidr: str, availability_zones: tuple[str, ...]) -> list[SubnetPair]:
+def subnet_layout(
+    vpc_cidr: str,
+    zones: tuple[AvailabilityZone, ...],
+    layout: SubnetLayout = SubnetLayout.ZONE_ID,
+) -> list[SubnetPair]:
     """The public and private subnet CIDRs of each zone, carved from the VPC's CIDR."""
-    slots = list(ipaddress.IPv4Network(vpc_cidr).subnets(prefixlen_diff=SLOT_BITS))
+    vpc = ipaddress.IPv4Network(vpc_cidr)
+    if layout is SubnetLayout.POSITION:
+        slots = list(vpc.subnets(prefixlen_diff=POSITION_SLOT_BITS))
+        return [
+            SubnetPair(zone, str(slots[index]), str(slots[MAX_AZ_COUNT + index]))
+            for index, zone in enumerate(zones)
+        ]
+    slots = list(vpc.subnets(prefixlen_diff=SLOT_BITS))
     return [
-        SubnetPair(
-            availability_zone=zone,
-            public_cidr=str(slots[index]),
-            private_cidr=str(slots[MAX_AZ_COUNT + index]),
-        )
-        for index, zone in enumerate(availability_zones)
+        SubnetPair(zone, str(slots[zone.number - 1]), str(slots[ZONE_SLOTS + zone.number - 1]))
+        for zone in zones
     ]
 
 
 FLOW_LOG_AGGREGATION_SECONDS = 600
+# AWS-owned buckets the instances read through the S3 gateway endpoint: Amazon Linux 2023's
+# package repositories (dnf, Docker) and the layers of ECR images.
+AMAZON_LINUX_REPOSITORY_BUCKET = "al2023-repos-{region}-de612dc2"
+ECR_LAYER_BUCKET = "prod-{region}-starport-layer-bucket"
+
+
+def s3_endpoint_policy(region: str, account_id: str) -> dict[str, Any]:
+    """What the private subnets may reach in S3: the OS and ECR buckets above, and this
+    account's own buckets; no other account's bucket (a path out for data)."""
+    aws_buckets = [
+        f"arn:aws:s3:::{bucket.format(region=region)}/*"
+        for bucket in (AMAZON_LINUX_REPOSITORY_BUCKET, ECR_LAYER_BUCKET)
+    ]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AmazonLinuxPackagesAndEcrLayers",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": aws_buckets,
+            },
+            {
+                "Sid": "ThisAccountsBuckets",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:ResourceAccount": account_id}},
+            },
+        ],
+    }
+
+
+def interface_endpoint_policy(account_id: str) -> dict[str, Any]:
+    """An interface endpoint serves this account's principals only: credentials of another
+    account (an exfiltration path) are refused at the endpoint."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ThisAccountsPrincipals",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "*",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:PrincipalAccount": account_id}},
+            }
+        ],
+    }
 
 
 @dataclass(frozen=True)
@@ -146,21 +243,27 @@ class Network(pulumi.ComponentResource):
         )
         zones = [
             self._zone(vpc, public_routes, pair)
-            for pair in subnet_layout(settings.vpc_cidr, settings.availability_zones)
+            for pair in subnet_layout(
+                settings.vpc_cidr, settings.availability_zones, settings.subnet_layout
+            )
         ]
         self._nat_routes(settings.nat_gateways, zones, internet_gateway)
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         aws.ec2.VpcEndpoint(
             f"{name}-s3",
             vpc_id=vpc.id,
             service_name=f"com.amazonaws.{settings.region}.s3",
             vpc_endpoint_type="Gateway",
             route_table_ids=[zone.private_routes.id for zone in zones],
+            policy=account.account_id.apply(
+                lambda account_id: json.dumps(s3_endpoint_policy(settings.region, account_id))
+            ),
             tags={"Name": f"{name}-s3"},
             opts=self._child,
         )
 
         if settings.interface_endpoints:
-            self._interface_endpoints(vpc, settings, zones)
+            self._interface_endpoints(vpc, settings, zones, account.account_id)
 
         self.vpc_id = vpc.id
         # A public subnet is usable once it routes to the attached internet gateway: an
@@ -182,8 +285,8 @@ class Network(pulumi.ComponentResource):
         )
 
     def _zone(self, vpc: aws.ec2.Vpc, public_routes: aws.ec2.RouteTable, pair: SubnetPair) -> _Zone:
-        name, child, zone = self._name, self._child, pair.availability_zone
-        suffix = zone[-1]  # us-east-1a -> a
+        name, child = self._name, self._child
+        zone, suffix = pair.zone.name, pair.zone.suffix
         public = aws.ec2.Subnet(
             f"{name}-public-{suffix}",
             vpc_id=vpc.id,
@@ -263,7 +366,11 @@ class Network(pulumi.ComponentResource):
             )
 
     def _interface_endpoints(
-        self, vpc: aws.ec2.Vpc, settings: NetworkSettings, zones: list[_Zone]
+        self,
+        vpc: aws.ec2.Vpc,
+        settings: NetworkSettings,
+        zones: list[_Zone],
+        account_id: pulumi.Output[str],
     ) -> None:
         """AWS APIs inside the VPC, for private subnets without NAT: private DNS makes the
         services' usual names resolve to these endpoints, so nothing on the instances changes."""
@@ -292,6 +399,9 @@ class Network(pulumi.ComponentResource):
                 subnet_ids=[zone.private_subnet.id for zone in zones],
                 security_group_ids=[group.id],
                 private_dns_enabled=True,
+                policy=account_id.apply(
+                    lambda account: json.dumps(interface_endpoint_policy(account))
+                ),
                 tags={"Name": f"{name}-{service}"},
                 opts=self._child,
             )

@@ -88,6 +88,8 @@ PRICED_TYPES = {
     "aws:cloudfront/distribution:Distribution",
 }
 FREE_AT_IDLE = {
+    "pulumi-python:dynamic/backend:Rollout": "no AWS resource: instance refreshes are free",
+    "pulumi-python:dynamic/backend:MachineImage": "no AWS resource: an AMI id kept in the state",
     "aws:ec2/vpc:Vpc": "no charge",
     "aws:ec2/subnet:Subnet": "no charge",
     "aws:ec2/internetGateway:InternetGateway": "no charge (data transfer is traffic)",

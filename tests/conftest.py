@@ -12,7 +12,15 @@ STACKS = ("dev", "prod", "staging")
 MODES: list[tuple[str, dict[str, str]]] = [
     *((stack, {}) for stack in STACKS),
     *((stack, {"originAccess": "vpcOrigin", "natGateways": "perAz"}) for stack in STACKS),
-    ("dev", {"natGateways": "single", "domainName": "api.example.com", "wafEnabled": "true"}),
+    (
+        "dev",
+        {
+            "natGateways": "single",
+            "domainName": "api.example.com",
+            "wafEnabled": "true",
+            "machineImage": "ami-0123456789abcdef0",
+        },
+    ),
     ("staging", {"accessLogs": "true", "flowLogs": "true", "wafEnabled": "true"}),
 ]
 MODE_IDS = [

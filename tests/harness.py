@@ -23,6 +23,7 @@ import pulumi
 import yaml
 from pulumi.runtime import mocks
 
+from components.backend import AL2023_IMAGE_PARAMETERS
 from tests import pulumi_internals
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -87,6 +88,8 @@ class Resource:
     ignore_changes: tuple[str, ...] = ()
     dependencies: tuple[str, ...] = ()  # URNs this resource waits for (explicit or via inputs)
     aliases: tuple[str, ...] = ()  # former names (or URNs) that keep its state
+    replace_with: tuple[str, ...] = ()  # URNs whose replacement replaces this resource too
+    delete_before_replace: bool = False  # a replacement waits for the old one's deletion
 
     @property
     def custom(self) -> bool:
@@ -176,11 +179,36 @@ def _fake_outputs(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, An
         ]
     elif type_ == "aws:route53/record:Record":
         computed["fqdn"] = inputs["name"].rstrip(".")
+    elif type_ == MACHINE_IMAGE_TYPE:
+        computed["images"] = {
+            architecture: {
+                "image_id": IMAGE_PARAMETER_AMIS.get(parameter, "ami-0fedcba9876543210"),
+                "root_device_name": "/dev/xvda",
+            }
+            for architecture, parameter in inputs["parameters"].items()
+        }
     elif type_ == "aws:wafv2/webAcl:WebAcl":
         computed["arn"] = f"arn:aws:wafv2:us-east-1:{ACCOUNT_ID}:global/webacl/{name}/a1b2c3d4"
     return computed
 
 
+# The boto3-based resources of components/backend/rollout.py, as the mocks see them.
+MACHINE_IMAGE_TYPE = "pulumi-python:dynamic/backend:MachineImage"
+ROLLOUT_TYPE = "pulumi-python:dynamic/backend:Rollout"
+# What the Amazon Linux 2023 parameters resolve to at deploy time in the mocks.
+IMAGE_PARAMETER_AMIS = {
+    AL2023_IMAGE_PARAMETERS["arm64"]: "ami-0a1b2c3d4e5f60718",
+    AL2023_IMAGE_PARAMETERS["x86_64"]: "ami-08192a3b4c5d6e7f8",
+}
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+AMI_TOKEN = "aws:ec2/getAmi:getAmi"
+PARTITION_TOKEN = "aws:index/getPartition:getPartition"
+# Images the mocks describe: id -> (architecture, root device). Ubuntu and RHEL boot /dev/sda1.
+MACHINE_IMAGES = {
+    "ami-0123456789abcdef0": ("arm64", "/dev/xvda"),
+    "ami-0a0b0c0d0e0f01234": ("arm64", "/dev/sda1"),
+    "ami-0f0e0d0c0b0a09876": ("x86_64", "/dev/xvda"),
+}
 AVAILABILITY_ZONES_TOKEN = "aws:index/getAvailabilityZones:getAvailabilityZones"
 PREFIX_LIST_TOKEN = "aws:ec2/getManagedPrefixList:getManagedPrefixList"
 CLOUDFRONT_PREFIX_LIST_ID = "pl-3b927c52"  # its id in us-east-1
@@ -212,6 +240,16 @@ INSTANCE_FAMILY_ARCHITECTURES = {
 }
 
 
+# What DescribeInstanceTypes reports as MemoryInfo.SizeInMiB for the general-purpose sizes.
+INSTANCE_SIZE_MEMORY_MIB = {
+    "nano": 512,
+    "micro": 1024,
+    "small": 2048,
+    "medium": 4096,
+    "large": 8192,
+}
+
+
 # An invoke's answer: its result, or ({}, [(property, reason)]) for a failure as AWS reports it.
 Answer = dict[str, Any] | tuple[dict[str, Any], list[tuple[str, str]]]
 
@@ -224,6 +262,7 @@ def _instance_type(args: dict[str, Any]) -> Answer:
     return {
         "instanceType": instance_type,
         "supportedArchitectures": INSTANCE_FAMILY_ARCHITECTURES[family],
+        "memorySize": INSTANCE_SIZE_MEMORY_MIB.get(instance_type.split(".")[1], 16384),
         "id": instance_type,
     }
 
@@ -275,6 +314,20 @@ def _hosted_zone(args: dict[str, Any]) -> Answer:
     return {"id": HOSTED_ZONES[zone], "zoneId": HOSTED_ZONES[zone], "name": f"{zone}."}
 
 
+def _ami(args: dict[str, Any]) -> Answer:
+    [image_filter] = [f for f in args["filters"] if f["name"] == "image-id"]
+    image_id = image_filter["values"][0]
+    if image_id not in MACHINE_IMAGES:
+        return {}, [("filters", "Your query returned no results")]
+    architecture, root_device = MACHINE_IMAGES[image_id]
+    return {
+        "id": image_id,
+        "imageId": image_id,
+        "architecture": architecture,
+        "rootDeviceName": root_device,
+    }
+
+
 def _security_group(args: dict[str, Any]) -> Answer:
     if args.get("name") != "CloudFront-VPCOrigins-Service-SG":
         return {}, [("name", f"no matching EC2 Security Group found for {args.get('name')}")]
@@ -298,6 +351,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
             ELB_SERVICE_ACCOUNT_TOKEN: _elb_service_account,
             ZONE_TOKEN: _hosted_zone,
             SECURITY_GROUP_TOKEN: _security_group,
+            AMI_TOKEN: _ami,
+            PARTITION_TOKEN: lambda _: {
+                "partition": "aws",
+                "dnsSuffix": "amazonaws.com",
+                "id": "aws",
+            },
             CALLER_IDENTITY_TOKEN: lambda _: {
                 "accountId": ACCOUNT_ID,
                 "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/deployer",
@@ -350,6 +409,8 @@ class RecordingMonitor(pulumi_internals.MockMonitor):
                     ignore_changes=tuple(request.ignoreChanges),
                     dependencies=tuple(request.dependencies),
                     aliases=_alias_names(request),
+                    replace_with=tuple(request.replace_with),
+                    delete_before_replace=request.deleteBeforeReplace,
                 )
             )
         return response

@@ -58,8 +58,8 @@ HOSTILE = 'it\'s "$(touch pwned)" `touch pwned` $HOME \\ ; | & * ?  two  spaces 
 # The rendering of cloud_config(8080, "/health") at the commit before container images: the
 # built-in service's launch template must not change (a change would replace every instance).
 # If server.py or backend.service changes on purpose, that is a new template: update both.
-BUILTIN_SIZE = 9299
-BUILTIN_SHA256 = "75f7f4de6d4feeb98b1c04b32aa3b6ec78f995c410682bfac74de65c3b848ed5"
+BUILTIN_SIZE = 14987
+BUILTIN_SHA256 = "568cc5e38171111d8c0290f9cd8ee2e8a52e2d3fdae56ec36bcf145898fe157f"
 
 FAKE_AWS = """\
 import json, os, sys

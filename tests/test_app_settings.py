@@ -23,7 +23,8 @@ ENDPOINTS = ["ecr.api", "ecr.dkr", "ssm", "secretsmanager"]
 
 
 def config(**overrides: Any) -> dict[str, str]:
-    return with_overrides(stack_config("dev"), overrides)
+    """Dev's stack on an instance type with room for Docker (appImage needs 1 GiB)."""
+    return with_overrides(stack_config("dev"), {"instanceType": "t4g.micro", **overrides})
 
 
 def load(**overrides: Any) -> StackSettings:
@@ -89,9 +90,9 @@ def test_public_images_need_a_nat_gateway() -> None:
 
 
 def test_a_machine_image_by_ssm_parameter() -> None:
-    app = load(machineImage="resolve:ssm:/orders/ami/latest").backend.app
+    app = load(machineImage="resolve:ssm:/cdn-alb-backend/orders/ami").backend.app
 
-    assert app.machine_image == "resolve:ssm:/orders/ami/latest"
+    assert app.machine_image == "resolve:ssm:/cdn-alb-backend/orders/ami"
     assert app.image is None
 
 
@@ -170,6 +171,33 @@ BAD_APPS: list[tuple[dict[str, Any], str]] = [
         {"machineImage": "ami-0123456789abcdef0", "appSecrets": [f"KEY={SECRET_ARN}"],
          "vpcEndpoints": ["ssm"]},
         "appSecrets from secretsmanager need a path to it with natGateways none",
+    ),
+    (
+        {"appImage": ECR_IMAGE, "vpcEndpoints": ENDPOINTS, "instanceType": "t4g.nano"},
+        "appImage needs an instance type with at least 1 GiB of memory; instanceType "
+        "'t4g.nano' has 512 MiB: use t4g.micro or larger",
+    ),
+    (
+        {"machineImage": "ami-0123456789abcdef0", "vpcEndpoints": ENDPOINTS, "appSecrets":
+         ["KEY=arn:aws:secretsmanager:eu-west-1:123456789012:secret:orders/key-AbCdEf"]},
+        "appSecrets KEY is in eu-west-1, but the stack's secretsmanager endpoint answers for "
+        "us-east-1 only, so with natGateways none the fetch never ends",
+    ),
+    (
+        {"machineImage": "resolve:ssm:/orders/ami"},
+        "machineImage 'resolve:ssm:/orders/ami': the deploy role reads image parameters under "
+        "/aws/service/ or /cdn-alb-backend/ only: store yours as "
+        "resolve:ssm:/cdn-alb-backend/orders/ami",
+    ),
+    (
+        {"machineImage": "ami-0f0e0d0c0b0a09876"},
+        "machineImage 'ami-0f0e0d0c0b0a09876' is an x86_64 image, but instanceType 't4g.micro' "
+        "runs arm64",
+    ),
+    (
+        {"machineImage": "ami-0badbadbadbadbad0"},
+        "machineImage 'ami-0badbadbadbadbad0' is not an image this account can launch in "
+        "us-east-1",
     ),
 ]  # fmt: skip
 

@@ -24,7 +24,11 @@ from components.backend.app_source import (
 )
 from tests.harness import (
     CLOUDFRONT_PREFIX_LIST_ID,
+    IMAGE_PARAMETER_AMIS,
+    MACHINE_IMAGE_TYPE,
     PREFIX_LIST_TOKEN,
+    RANDOM_PASSWORD,
+    ROLLOUT_TYPE,
     Resource,
     Run,
     run_pulumi,
@@ -165,6 +169,19 @@ def test_only_requests_carrying_the_origin_secret_reach_the_targets(run: Run) ->
             "type": "forward",
             "targetGroupArn": run.one("aws:lb/targetGroup:TargetGroup").outputs["arn"],
         }
+    ]
+
+
+def test_a_rotation_accepts_the_new_secret_and_the_previous_one() -> None:
+    run = build(origin_secret_version=3)
+    secrets = {r.name: r.outputs["result"] for r in run.of_type(RANDOM_PASSWORD)}
+    [condition] = unwrap_secret(run.one("aws:lb/listenerRule:ListenerRule").inputs["conditions"])
+
+    # Version 1 kept the name it had before versions; 3 and 2 are live, 1 is gone.
+    assert sorted(secrets) == ["backend-origin-secret-v2", "backend-origin-secret-v3"]
+    assert condition["httpHeader"]["values"] == [
+        secrets["backend-origin-secret-v3"],
+        secrets["backend-origin-secret-v2"],
     ]
 
 
@@ -315,8 +332,13 @@ def test_image_matches_the_instance_architecture(
         "aws:ec2/launchTemplate:LaunchTemplate"
     )
 
+    image = build(instance_type=instance_type, architecture=architecture).one(MACHINE_IMAGE_TYPE)
+
     assert template.inputs["instanceType"] == instance_type
-    assert template.inputs["imageId"] == f"resolve:ssm:{parameter}"
+    # A concrete AMI (an instance refresh cannot roll back a `resolve:ssm:` image), resolved
+    # from Amazon Linux's parameter for the type's architecture at deploy time.
+    assert template.inputs["imageId"] == IMAGE_PARAMETER_AMIS[parameter]
+    assert image.inputs["parameters"][architecture] == parameter
 
 
 def test_instances_require_imdsv2(run: Run) -> None:
@@ -364,9 +386,8 @@ def test_instances_and_volumes_are_tagged(run: Run) -> None:
     ]
 
 
-def test_instance_role_allows_only_systems_manager(run: Run) -> None:
+def test_instance_role_has_no_managed_policy(run: Run) -> None:
     role = run.one("aws:iam/role:Role")
-    attachment = run.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
     profile = run.one("aws:iam/instanceProfile:InstanceProfile")
     template = run.one("aws:ec2/launchTemplate:LaunchTemplate")
 
@@ -380,10 +401,9 @@ def test_instance_role_allows_only_systems_manager(run: Run) -> None:
             }
         ],
     }
-    assert attachment.inputs == {
-        "role": role.outputs["name"],
-        "policyArn": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
-    }
+    # No managed policy: AmazonSSMManagedInstanceCore alone reads every SSM parameter.
+    assert run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") == []
+    assert "permissionsBoundary" not in role.inputs
     assert run.of_type("aws:iam/rolePolicy:RolePolicy") == []
     assert profile.inputs["role"] == role.outputs["name"]
     assert template.inputs["iamInstanceProfile"] == {"arn": profile.outputs["arn"]}
@@ -469,7 +489,10 @@ def test_group_runs_in_the_private_subnets_with_the_configured_sizes(run: Run) -
 def test_scaling_policy_owns_the_capacity_after_creation(run: Run) -> None:
     group = run.one("aws:autoscaling/group:Group")
 
-    assert group.ignore_changes == ("desiredCapacity",)
+    assert group.ignore_changes == ("desiredCapacity", "launchTemplate")
+    # No capacity wait: on an update, the provider waits for exactly max(minSize, the last
+    # desiredCapacity it sent) healthy instances, which the policy may have moved since.
+    assert group.inputs["waitForCapacityTimeout"] == "0"
 
 
 def test_group_publishes_its_capacity_metrics(run: Run) -> None:
@@ -490,18 +513,25 @@ def test_group_replaces_instances_the_load_balancer_finds_unhealthy(run: Run) ->
     assert group.inputs["healthCheckGracePeriod"] >= 180
 
 
-def test_group_is_pinned_to_the_newest_template_version_and_rolls_it_out(run: Run) -> None:
+def test_group_starts_on_the_templates_version_and_leaves_the_next_to_the_rollout(
+    run: Run,
+) -> None:
     group = run.one("aws:autoscaling/group:Group")
     template = run.one("aws:ec2/launchTemplate:LaunchTemplate")
+    rollout = run.one(ROLLOUT_TYPE)
 
     assert group.inputs["launchTemplate"] == {
         "id": template.outputs["id"],
         "version": str(template.outputs["latestVersion"]),
     }
-    refresh = group.inputs["instanceRefresh"]
-    assert refresh["strategy"] == "Rolling"
-    assert refresh["preferences"]["minHealthyPercentage"] == 100
-    assert refresh["preferences"]["maxHealthyPercentage"] == 200
+    # The provider would update the group to the new version before refreshing (so a
+    # rollback would return to the new version): the group has no refresh of its own.
+    assert "instanceRefresh" not in group.inputs
+    assert "launchTemplate" in group.ignore_changes
+    assert rollout.inputs["group_name"] == group.outputs["name"]
+    assert rollout.inputs["launch_template_id"] == template.outputs["id"]
+    assert rollout.inputs["launch_template_version"] == template.outputs["latestVersion"]
+    assert rollout.inputs["region"] == SETTINGS.region
 
 
 # ------------------------------------------------------------------------------ outputs
@@ -652,9 +682,25 @@ def test_instance_role_reads_exactly_the_apps_image_and_secrets() -> None:
 
 def test_a_machine_image_replaces_amazon_linux() -> None:
     app = AppSource(machine_image="resolve:ssm:/orders/ami/latest")
-    template = build(app=app).one("aws:ec2/launchTemplate:LaunchTemplate")
+    run = build(app=app)
+    template = run.one("aws:ec2/launchTemplate:LaunchTemplate")
 
-    assert template.inputs["imageId"] == "resolve:ssm:/orders/ami/latest"
+    # The parameter's AMI, resolved at the first deploy and kept.
+    assert run.one(MACHINE_IMAGE_TYPE).inputs["parameters"] == {"arm64": "/orders/ami/latest"}
+    assert template.inputs["imageId"] == "ami-0fedcba9876543210"
+
+
+@pytest.mark.parametrize("root_device", ["/dev/xvda", "/dev/sda1"])
+def test_the_root_volume_settings_apply_to_the_images_own_root_device(root_device: str) -> None:
+    """Ubuntu and RHEL images boot from /dev/sda1: a mapping for /dev/xvda would add an empty
+    volume and leave the root volume neither gp3 nor encrypted."""
+    app = AppSource(machine_image="ami-0123456789abcdef0")
+    run = build(app=app, machine_image_root_device=root_device)
+    template = run.one("aws:ec2/launchTemplate:LaunchTemplate")
+
+    assert template.inputs["imageId"] == "ami-0123456789abcdef0"
+    assert [m["deviceName"] for m in template.inputs["blockDeviceMappings"]] == [root_device]
+    assert run.of_type(MACHINE_IMAGE_TYPE) == []
 
 
 def test_rollouts_keep_capacity_skip_current_instances_and_roll_back_on_alarms() -> None:
@@ -670,29 +716,29 @@ def test_rollouts_keep_capacity_skip_current_instances_and_roll_back_on_alarms()
             ),
         )
 
-    group = run_pulumi(program, {}).one("aws:autoscaling/group:Group")
+    rollout = run_pulumi(program, {}).one(ROLLOUT_TYPE)
 
-    assert group.inputs["instanceRefresh"] == {
-        "strategy": "Rolling",
-        "preferences": {
-            "minHealthyPercentage": 100,
-            "maxHealthyPercentage": 200,
-            "instanceWarmup": "300",
-            "skipMatching": True,
-            "autoRollback": True,
-            "alarmSpecification": {"alarms": ["stack-target-5xx", "stack-unhealthy-hosts"]},
-            "checkpointPercentages": [25, 100],
-            "checkpointDelay": "600",
-        },
+    # StartInstanceRefresh's Preferences, as AWS receives them (tests/test_rollout.py).
+    assert rollout.inputs["preferences"] == {
+        "MinHealthyPercentage": 100,
+        "MaxHealthyPercentage": 200,
+        "InstanceWarmup": 300,
+        "SkipMatching": True,
+        "AutoRollback": True,
+        "AlarmSpecification": {"Alarms": ["stack-target-5xx", "stack-unhealthy-hosts"]},
+        "CheckpointPercentages": [25, 100],
+        "CheckpointDelay": 600,
     }
+    # `pulumi up` waits through both checkpoints' delays on top of the replacement itself.
+    assert rollout.inputs["timeout_seconds"] == 3600 + 2 * 600
 
 
 def test_without_checkpoints_a_rollout_is_one_rolling_pass(run: Run) -> None:
-    preferences = run.one("aws:autoscaling/group:Group").inputs["instanceRefresh"]["preferences"]
+    preferences = run.one(ROLLOUT_TYPE).inputs["preferences"]
 
-    assert "checkpointPercentages" not in preferences
-    assert "checkpointDelay" not in preferences
-    assert preferences["autoRollback"] is True
+    assert "CheckpointPercentages" not in preferences
+    assert "CheckpointDelay" not in preferences
+    assert preferences["AutoRollback"] is True
 
 
 def test_instance_connect_endpoint_is_the_only_ssh_source() -> None:
@@ -726,3 +772,13 @@ def test_no_ssh_path_without_instance_connect(run: Run) -> None:
     eice = "aws:ec2transitgateway/instanceConnectEndpoint:InstanceConnectEndpoint"
     assert run.of_type(eice) == []
     assert [r for r in run.resources if r.inputs.get("fromPort") == 22] == []
+
+
+def test_a_named_boundary_caps_the_instance_role() -> None:
+    """The CI deploy role may create the role only under the boundary bootstrap/ owns."""
+    run = build(instance_role_boundary="cdn-alb-backend-instance-boundary")
+    role = run.one("aws:iam/role:Role")
+
+    assert role.inputs["permissionsBoundary"] == (
+        "arn:aws:iam::123456789012:policy/cdn-alb-backend-instance-boundary"
+    )

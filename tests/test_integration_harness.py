@@ -136,6 +136,8 @@ def test_every_key_of_the_stack_file_is_copied() -> None:
         f"{PROJECT}:accessLogs": "false",
     }
     assert config.paths == {
+        f"{PROJECT}:availabilityZones[0]": "use1-az1",
+        f"{PROJECT}:availabilityZones[1]": "use1-az2",
         "aws:defaultTags.tags.Project": PROJECT,
         "aws:defaultTags.tags.Environment": "dev",
         "aws:defaultTags.tags.ManagedBy": "pulumi",

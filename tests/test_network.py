@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import json
 
 import pulumi
 import pytest
 
-from components.network import NatGateways, Network, NetworkArgs, NetworkSettings
-from tests.harness import Resource, Run, run_pulumi
+from components.network import (
+    AvailabilityZone,
+    NatGateways,
+    Network,
+    NetworkArgs,
+    NetworkSettings,
+    SubnetLayout,
+    has_zone_slot,
+)
+from tests.harness import ACCOUNT_ID, Resource, Run, run_pulumi, zone_ids
 
 TWO_ZONES = ("us-east-1a", "us-east-1b")
 THREE_ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
+
+
+def zones_named(names: tuple[str, ...]) -> tuple[AvailabilityZone, ...]:
+    """Zones as the mocks map them: us-east-1a is use1-az1, us-east-1b use1-az2, ..."""
+    return tuple(map(AvailabilityZone, names, zone_ids(list(names))))
 
 
 @functools.cache  # a run is deterministic and tests only read it
@@ -21,14 +35,16 @@ def build(
     nat: NatGateways = NatGateways.NONE,
     cidr: str = "10.0.0.0/16",
     endpoints: tuple[str, ...] = (),
+    layout: SubnetLayout = SubnetLayout.ZONE_ID,
 ) -> Run:
     def program() -> None:
         settings = NetworkSettings(
             vpc_cidr=cidr,
-            availability_zones=zones,
+            availability_zones=zones_named(zones),
             nat_gateways=nat,
             region="us-east-1",
             interface_endpoints=endpoints,
+            subnet_layout=layout,
         )
         network = Network("network", NetworkArgs(settings))
         pulumi.export("vpc_id", network.vpc_id)
@@ -73,29 +89,89 @@ def test_subnet_cidrs_are_carved_from_the_vpc_without_overlap() -> None:
     assert all(not a.overlaps(b) for i, a in enumerate(cidrs) for b in cidrs[i + 1 :])
     by_zone = {s.inputs["availabilityZone"]: s.inputs["cidrBlock"] for s in subnets(run, "public")}
     assert by_zone == {
-        "us-east-1a": "10.20.0.0/19",
-        "us-east-1b": "10.20.32.0/19",
-        "us-east-1c": "10.20.64.0/19",
+        "us-east-1a": "10.20.0.0/20",
+        "us-east-1b": "10.20.16.0/20",
+        "us-east-1c": "10.20.32.0/20",
     }
     by_zone = {s.inputs["availabilityZone"]: s.inputs["cidrBlock"] for s in subnets(run, "private")}
     assert by_zone == {
-        "us-east-1a": "10.20.128.0/19",
-        "us-east-1b": "10.20.160.0/19",
-        "us-east-1c": "10.20.192.0/19",
+        "us-east-1a": "10.20.128.0/20",
+        "us-east-1b": "10.20.144.0/20",
+        "us-east-1c": "10.20.160.0/20",
     }
 
 
-def test_adding_a_zone_keeps_the_existing_subnets_unchanged() -> None:
-    def layout(run: Run) -> dict[str, str]:
-        return {s.name: s.inputs["cidrBlock"] for s in run.of_type("aws:ec2/subnet:Subnet")}
+def layout_of(run: Run) -> dict[str, str]:
+    return {s.name: s.inputs["cidrBlock"] for s in run.of_type("aws:ec2/subnet:Subnet")}
 
-    before, after = layout(build(TWO_ZONES)), layout(build(THREE_ZONES))
 
-    assert {name: after[name] for name in before} == before
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (TWO_ZONES, THREE_ZONES),  # a zone added
+        (THREE_ZONES, ("us-east-1b", "us-east-1c")),  # the first zone removed
+        (("us-east-1a", "us-east-1b", "us-east-1d"), ("us-east-1b", "us-east-1c", "us-east-1d")),
+        (("us-east-1b", "us-east-1a"), TWO_ZONES),  # the same zones in another order
+    ],
+)
+def test_a_zone_that_stays_keeps_its_subnets_cidrs(
+    before: tuple[str, ...], after: tuple[str, ...]
+) -> None:
+    old, new = layout_of(build(before)), layout_of(build(after))
+
+    kept = old.keys() & new.keys()
+    assert kept, "the two zone choices share no zone"
+    assert {name: new[name] for name in kept} == {name: old[name] for name in kept}
+    # Pulumi creates a new subnet before deleting an old one: a new CIDR may not be one in use.
+    added = {new[name] for name in new.keys() - old.keys()}
+    assert not added & set(old.values())
+
+
+def test_subnet_slots_follow_the_zone_id_not_the_zone_name() -> None:
+    """In another account us-east-1a may be use1-az4: its subnets then take az4's slots."""
+
+    def program() -> None:
+        zones = (
+            AvailabilityZone("us-east-1a", "use1-az4"),
+            AvailabilityZone("us-east-1b", "use1-az1"),
+        )
+        Network(
+            "network",
+            NetworkArgs(NetworkSettings("10.0.0.0/16", zones, NatGateways.NONE, "us-east-1")),
+        )
+
+    assert layout_of(run_pulumi(program, {})) == {
+        "network-public-a": "10.0.48.0/20",
+        "network-private-a": "10.0.176.0/20",
+        "network-public-b": "10.0.0.0/20",
+        "network-private-b": "10.0.128.0/20",
+    }
+
+
+def test_position_layout_keeps_the_subnets_of_stacks_created_before_zone_ids() -> None:
+    """Earlier versions numbered subnets by position: eight slots, public 0..3, private 4..7."""
+    run = build(THREE_ZONES, cidr="10.20.0.0/16", layout=SubnetLayout.POSITION)
+
+    assert layout_of(run) == {
+        "network-public-a": "10.20.0.0/19",
+        "network-private-a": "10.20.128.0/19",
+        "network-public-b": "10.20.32.0/19",
+        "network-private-b": "10.20.160.0/19",
+        "network-public-c": "10.20.64.0/19",
+        "network-private-c": "10.20.192.0/19",
+    }
+
+
+@pytest.mark.parametrize(
+    ("zone_id", "slotted"),
+    [("use1-az1", True), ("use1-az8", True), ("use1-az9", False), ("use1-az", False)],
+)
+def test_zone_ids_with_a_subnet_slot(zone_id: str, slotted: bool) -> None:
+    assert has_zone_slot(zone_id) is slotted
 
 
 def test_smallest_vpc_still_gives_alb_sized_subnets() -> None:
-    run = build(("us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"), cidr="10.1.2.0/24")
+    run = build(("us-east-1a", "us-east-1b", "us-east-1c", "us-east-1f"), cidr="10.1.2.0/23")
 
     prefixes = {
         ipaddress.IPv4Network(s.inputs["cidrBlock"]).prefixlen
@@ -255,3 +331,45 @@ def test_no_interface_endpoint_costs_anything_unless_asked() -> None:
     assert [
         e.inputs["vpcEndpointType"] for e in run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
     ] == ["Gateway"]
+
+
+def test_the_s3_endpoint_reaches_the_os_and_ecr_buckets_and_this_accounts_only() -> None:
+    """What the instances fetch through it: dnf (Docker included) from Amazon Linux's
+    repository bucket, image layers from ECR's; any other account's bucket is refused."""
+    endpoint = build().one("aws:ec2/vpcEndpoint:VpcEndpoint")
+
+    assert json.loads(endpoint.inputs["policy"])["Statement"] == [
+        {
+            "Sid": "AmazonLinuxPackagesAndEcrLayers",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": [
+                "arn:aws:s3:::al2023-repos-us-east-1-de612dc2/*",
+                "arn:aws:s3:::prod-us-east-1-starport-layer-bucket/*",
+            ],
+        },
+        {
+            "Sid": "ThisAccountsBuckets",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:ResourceAccount": ACCOUNT_ID}},
+        },
+    ]
+
+
+def test_interface_endpoints_serve_this_accounts_principals_only() -> None:
+    run = build(endpoints=("ecr.api", "secretsmanager"))
+    interface = [
+        e
+        for e in run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+        if e.inputs["vpcEndpointType"] == "Interface"
+    ]
+
+    assert len(interface) == 2
+    for endpoint in interface:
+        [statement] = json.loads(endpoint.inputs["policy"])["Statement"]
+        assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": ACCOUNT_ID}}
+        assert (statement["Effect"], statement["Principal"]) == ("Allow", "*")

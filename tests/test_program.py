@@ -11,6 +11,7 @@ from components.backend.app.server import IDLE_TIMEOUT_SECONDS
 from stack_settings import SettingsError
 from tests.conftest import MODE_IDS, MODES, STACKS
 from tests.harness import (
+    ROLLOUT_TYPE,
     Resource,
     Run,
     is_secret,
@@ -355,16 +356,16 @@ def test_each_hop_outlasts_the_idle_connections_of_the_hop_in_front(stack_file: 
 @pytest.mark.parametrize("stack_file", STACKS)
 def test_rollouts_are_guarded_by_the_stacks_own_alarms(stack_file: str) -> None:
     run = run_stack(stack_file)
-    preferences = run.one("aws:autoscaling/group:Group").inputs["instanceRefresh"]["preferences"]
+    preferences = run.one(ROLLOUT_TYPE).inputs["preferences"]
     alarms = {
         a.name: a.inputs["name"] for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
     }
 
-    assert preferences["alarmSpecification"]["alarms"] == [
+    assert preferences["AlarmSpecification"]["Alarms"] == [
         alarms["operations-target-5xx"],
         alarms["operations-unhealthy-hosts"],
     ]
-    assert preferences["autoRollback"] is True
+    assert preferences["AutoRollback"] is True
 
 
 @pytest.mark.parametrize("stack_file", STACKS)
@@ -378,6 +379,7 @@ def test_every_shipped_stack_gives_on_call_a_shell(stack_file: str) -> None:
 
 ECR_REPOSITORY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/orders-api"
 APP_STACK = {
+    "instanceType": "t4g.micro",  # Docker needs 1 GiB
     "appImage": f"{ECR_REPOSITORY}:1.4.2",
     "appEnvironment": '["LOG_LEVEL=info"]',
     "appSecrets": '["DB_PASSWORD=ssm:/orders/db-password"]',
@@ -405,13 +407,13 @@ def test_a_new_app_version_touches_only_the_launch_template(new_version: dict[st
 
 def test_a_new_machine_image_touches_only_the_launch_template() -> None:
     before = {r.urn: r for r in run_stack("dev", machineImage="ami-0123456789abcdef0").resources}
-    after = {r.urn: r for r in run_stack("dev", machineImage="ami-0fedcba9876543210").resources}
+    after = {r.urn: r for r in run_stack("dev", machineImage="ami-0a0b0c0d0e0f01234").resources}
     changed = [after[urn].name for urn in before if before[urn].inputs != after[urn].inputs]
 
     assert before.keys() == after.keys()
     assert changed == ["backend-lt"]
     template = next(r for urn, r in after.items() if urn.endswith("::backend-lt"))
-    assert template.inputs["imageId"] == "ami-0fedcba9876543210"
+    assert template.inputs["imageId"] == "ami-0a0b0c0d0e0f01234"
 
 
 def test_secrets_are_fetched_by_name_on_the_instance() -> None:

@@ -34,11 +34,15 @@ def load(config: dict[str, str], zones: list[str] | None = None) -> StackSetting
     return loaded[0]
 
 
+def zone_names(settings: StackSettings) -> tuple[str, ...]:
+    return tuple(zone.name for zone in settings.network.availability_zones)
+
+
 def test_dev_stack_is_the_small_cheap_one(dev_config: dict[str, str]) -> None:
     settings = load(dev_config)
 
     assert settings.network.vpc_cidr == "10.0.0.0/16"
-    assert settings.network.availability_zones == ("us-east-1a", "us-east-1b")
+    assert zone_names(settings) == ("us-east-1a", "us-east-1b")
     assert settings.network.nat_gateways is NatGateways.NONE
     assert settings.network.region == "us-east-1"
     assert settings.backend.instance_type == "t4g.nano"
@@ -64,7 +68,7 @@ def test_prod_stack_spans_three_zones_with_headroom() -> None:
     settings = load(stack_config("prod"))
 
     # The mocks map us-east-1c to use1-az3, which offers no Graviton (t4g) instances.
-    assert settings.network.availability_zones == ("us-east-1a", "us-east-1b", "us-east-1d")
+    assert zone_names(settings) == ("us-east-1a", "us-east-1b", "us-east-1d")
     assert settings.network.vpc_cidr == "10.20.0.0/16"
     assert settings.backend.instance_type == "t4g.small"
     assert (settings.backend.min_size, settings.backend.desired_capacity) == (3, 3)
@@ -91,7 +95,7 @@ def test_staging_previews_anywhere_and_shows_how_to_serve_a_custom_domain() -> N
 
     assert settings.domain is None
     assert settings.network.region == "eu-west-1"
-    assert settings.network.availability_zones == ("eu-west-1a", "eu-west-1b")
+    assert zone_names(settings) == ("eu-west-1a", "eu-west-1b")
     assert "# cdn-alb-backend:domainName: api.example.com" in stack_file
     assert "# cdn-alb-backend:hostedZoneName: example.com" in stack_file
     assert "uncomment the two domain keys" in stack_file
@@ -193,7 +197,13 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     (
         {"vpcCidr": "10.0.0.0/25"},
         "vpcCidr '10.0.0.0/25' is invalid: use an IPv4 network in a "
-        "private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16), /16 to /24",
+        "private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16), /16 to /23 (/24 with "
+        "subnetLayout position)",
+    ),
+    (
+        {"vpcCidr": "10.0.0.0/24"},
+        "vpcCidr '10.0.0.0/24' is invalid: use an IPv4 network in a "
+        "private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16), /16 to /23",
     ),
     ({"vpcCidr": "10.0.0.0/8"}, "vpcCidr '10.0.0.0/8' is invalid"),  # larger than AWS allows
     ({"vpcCidr": "8.8.0.0/16"}, "vpcCidr '8.8.0.0/16' is invalid"),  # public range
@@ -261,7 +271,7 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
         "hosted zone of this account",
     ),
     (
-        {"azCount": 4, "aws:region": "us-west-1"},
+        {"azCount": 4, "aws:region": "us-west-1", "availabilityZones": []},
         "azCount (4) is more than the 3 zones us-west-1 offers",
     ),
     ({"appPort": None}, "appPort is not set (its default belongs in Pulumi.yaml)"),
@@ -286,7 +296,8 @@ def test_azcount_beyond_the_zones_the_region_offers_is_refused(
     dev_config: dict[str, str],
 ) -> None:
     error, run = run_main_failing(
-        with_overrides(dev_config, {"azCount": 3}), zones=US_EAST_1_ZONES[:2]
+        with_overrides(dev_config, {"azCount": 3, "availabilityZones": []}),
+        zones=US_EAST_1_ZONES[:2],
     )
 
     assert isinstance(error, SettingsError)
@@ -331,7 +342,8 @@ def test_booleans_accept_what_pulumi_accepts(dev_config: dict[str, str], spellin
 
 
 def zone_choice(config: dict[str, str], zones: list[str] | None = None) -> tuple[str, ...]:
-    return load(config, zones).network.availability_zones
+    """The zones chosen automatically: the config with no availabilityZones."""
+    return zone_names(load(with_overrides(config, {"availabilityZones": []}), zones))
 
 
 def test_zones_that_do_not_offer_the_instance_type_are_left_out(
@@ -378,7 +390,8 @@ def test_too_few_zones_offering_the_type_name_the_keys_and_the_zones(
     dev_config: dict[str, str],
 ) -> None:
     error, run = run_main_failing(
-        with_overrides(dev_config, {"azCount": 3}), zones=US_EAST_1_ZONES[:3]
+        with_overrides(dev_config, {"azCount": 3, "availabilityZones": []}),
+        zones=US_EAST_1_ZONES[:3],
     )
 
     assert isinstance(error, SettingsError)
@@ -396,3 +409,99 @@ def test_unknown_keys_outside_the_project_namespace_are_left_to_their_owners(
     config = with_overrides(dev_config, {"aws:skipMetadataApiCheck": "false"})
 
     assert load(config).backend.instance_type == "t4g.nano"
+
+
+def test_automatic_zones_are_chosen_by_zone_id() -> None:
+    """Zone names map to different zones in each account; the choice follows the ids."""
+    config = with_overrides(stack_config("dev"), {"availabilityZones": []})
+    # In this account, us-east-1a..c are use1-az1..3 (the mocks' mapping); listed out of order.
+    zones = ["us-east-1b", "us-east-1a", "us-east-1c"]
+
+    assert zone_choice(config, zones) == ("us-east-1a", "us-east-1b")
+
+
+def test_pinned_zones_are_kept_in_their_order_whatever_else_qualifies(
+    dev_config: dict[str, str],
+) -> None:
+    pinned = with_overrides(
+        dev_config, {"azCount": 3, "availabilityZones": ["use1-az6", "use1-az2", "use1-az4"]}
+    )
+
+    settings = load(pinned)
+
+    assert [zone.id for zone in settings.network.availability_zones] == [
+        "use1-az6",
+        "use1-az2",
+        "use1-az4",
+    ]
+    assert zone_names(settings) == ("us-east-1f", "us-east-1b", "us-east-1d")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        (
+            {"availabilityZones": ["use1-az1", "use1-az3"], "instanceType": "t4g.micro"},
+            "availabilityZones ['use1-az1', 'use1-az3'] names us-east-1c (use1-az3), which do "
+            "not offer instanceType 't4g.micro'; zones of us-east-1 that do: us-east-1a "
+            "(use1-az1), us-east-1b (use1-az2), us-east-1d (use1-az4), us-east-1e (use1-az5), "
+            "us-east-1f (use1-az6). Name those, or choose another instanceType",
+        ),
+        (
+            {
+                "availabilityZones": ["use1-az1", "use1-az3"],
+                "instanceType": "t2.micro",
+                "originAccess": "vpcOrigin",
+            },
+            "availabilityZones ['use1-az1', 'use1-az3'] names us-east-1c (use1-az3), which do "
+            "not offer instanceType 't2.micro' and support CloudFront VPC origins (originAccess "
+            "vpcOrigin)",
+        ),
+        (
+            {"availabilityZones": ["use1-az1", "euw1-az2"]},
+            "availabilityZones ['use1-az1', 'euw1-az2']: euw1-az2 is not a zone id of us-east-1 "
+            "that needs no opt-in; its zones are us-east-1a (use1-az1)",
+        ),
+        (
+            {"availabilityZones": ["use1-az1", "use1-az1"]},
+            "availabilityZones ['use1-az1', 'use1-az1'] names a zone twice",
+        ),
+        (
+            {"availabilityZones": ["use1-az1", "use1-az2", "use1-az4"]},
+            "availabilityZones names 3 zones but azCount is 2: set azCount to 3",
+        ),
+        (
+            {"availabilityZones": [], "subnetLayout": "position"},
+            "subnetLayout position numbers subnets by their zone's place in availabilityZones: "
+            "name the stack's zone ids there, in the order of their zone names",
+        ),
+        ({"subnetLayout": "byName"}, "subnetLayout 'byName' is not one of: zoneId, position"),
+        (
+            {"availabilityZones": "use1-az1"},
+            "availabilityZones 'use1-az1' is not a list: in the stack file, e.g. "
+            "[use1-az1, use1-az2]",
+        ),
+    ],
+)
+def test_bad_zone_pins_are_refused_before_any_resource(
+    dev_config: dict[str, str], overrides: dict[str, Any], problem: str
+) -> None:
+    error, run = run_main_failing(with_overrides(dev_config, overrides))
+
+    assert isinstance(error, SettingsError)
+    assert any(p.startswith(problem) for p in error.problems), error.problems
+    assert run.resources == []
+
+
+def test_a_zone_without_a_subnet_slot_is_refused(dev_config: dict[str, str]) -> None:
+    error, run = run_main_failing(
+        with_overrides(dev_config, {"availabilityZones": ["use1-az1", "use1-az9"]}),
+        zones=[*US_EAST_1_ZONES, "us-east-1g", "us-east-1h", "us-east-1i"],
+    )
+
+    assert isinstance(error, SettingsError)
+    assert error.problems == [
+        "zones use1-az9 have no subnet slot (zone ids up to az8 have one): name other zones in "
+        "availabilityZones"
+    ]
+    assert run.resources == []

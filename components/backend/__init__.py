@@ -23,6 +23,13 @@ from components import component_types
 from components.alb_origin import AlbOrigin, OriginAccess, OriginHeader, VpcOriginTarget
 from components.backend.app_access import app_read_policy, reads_anything
 from components.backend.app_source import AppSource
+from components.backend.rollout import (
+    MachineImage,
+    MachineImageArgs,
+    Rollout,
+    RolloutArgs,
+    RolloutPreferences,
+)
 from components.backend.user_data import user_data
 from components.dashboard import CpuCredits
 from components.log_bucket import ALB_LOG_PREFIX
@@ -30,14 +37,13 @@ from components.security_group_rules import allow_tcp
 
 # CPU architectures with an Amazon Linux 2023 image, in order of preference.
 SUPPORTED_ARCHITECTURES = ("arm64", "x86_64")
-# Public SSM parameters naming the latest Amazon Linux 2023 image per architecture. The launch
-# template stores the parameter and EC2 resolves it at each launch, so new instances get the
-# patched image without a template change (and without a drifting AMI id in the program).
+# Public SSM parameters naming the latest Amazon Linux 2023 image per architecture. The AMI they
+# name is resolved once at deploy time and kept (rollout.MachineImage): the template names a
+# concrete AMI, as an instance refresh that can roll back requires.
 AL2023_IMAGE_PARAMETERS = {
     "arm64": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
     "x86_64": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
 }
-AL2023_ROOT_DEVICE = "/dev/xvda"
 # The managed prefix list of CloudFront's origin-facing servers. It counts as ~55 rules against
 # the security group's rule quota (60 by default), so the ALB's group holds nothing else inbound.
 CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
@@ -62,6 +68,9 @@ DEREGISTRATION_DELAY_SECONDS = 30  # requests are short; don't hold a rollout fo
 HEALTH_CHECK_GRACE_SECONDS = 300
 # At a rollout checkpoint: long enough for the 5-minute target-5xx alarm to see the new version.
 CHECKPOINT_DELAY_SECONDS = 600
+# How long `pulumi up` waits for a rollout: replacing every instance takes a warm-up or two per
+# batch; each checkpoint adds its delay. Past it, `pulumi up` fails and the refresh goes on.
+ROLLOUT_TIMEOUT_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,12 @@ class BackendSettings:
     rollout_checkpoints: tuple[int, ...] = ()  # percentages at which a rollout pauses
     instance_connect: bool = False  # an EC2 Instance Connect Endpoint for on-call shells
     cpu_credits: CpuCredits | None = None  # burstable types' credit mode; None: not burstable
+    # A literal machineImage's root device, read from the image; "" for an SSM-named image,
+    # whose root device is read when the image is resolved at deploy time.
+    machine_image_root_device: str = ""
+    aws_profile: str | None = None  # aws:profile, for the rollout's own AWS calls
+    instance_role_boundary: str = ""  # a managed policy's name; "": no permissions boundary
+    origin_secret_version: int = 1  # a new number rotates the origin secret
 
     @property
     def internal_alb(self) -> bool:
@@ -122,17 +137,18 @@ class LoadBalancedBackend(pulumi.ComponentResource):
         super().__init__(component_types.LOAD_BALANCED_BACKEND, name, None, opts)
         self._name = name
         self._child = pulumi.ResourceOptions(parent=self)
-        settings = args.settings
+        self._settings = settings = args.settings
 
         alb_group, instance_group = self._security_groups(args)
         self._alb_group = alb_group
         if settings.instance_connect:
             self._instance_connect_endpoint(args, instance_group)
-        target_group = self._target_group(args)
         load_balancer = self._load_balancer(args, alb_group)
+        target_group = self._target_group(args, load_balancer)
         listener, forward_rule, origin_secret = self._listener(load_balancer, target_group)
         launch_template = self._launch_template(settings, instance_group)
         group = self._group(args, target_group, listener, launch_template)
+        self._rollout(args, group, launch_template)
         # The target group serves the ALB only once the rule forwards to it, and AWS refuses a
         # requests-per-target scaling policy before then: whoever reads the suffix waits.
         target_group_arn_suffix = pulumi.Output.all(
@@ -226,10 +242,14 @@ class LoadBalancedBackend(pulumi.ComponentResource):
             security_group_ids=[endpoint_group.id],
             # The endpoint's own address as the source, so the group rule above admits it.
             preserve_client_ip=False,
-            opts=child,
+            # AWS allows one endpoint per VPC: a replacement (its subnet is the first zone's,
+            # which a change of zones moves) can only follow the old endpoint's deletion.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
 
-    def _target_group(self, args: LoadBalancedBackendArgs) -> aws.lb.TargetGroup:
+    def _target_group(
+        self, args: LoadBalancedBackendArgs, load_balancer: aws.lb.LoadBalancer
+    ) -> aws.lb.TargetGroup:
         return aws.lb.TargetGroup(
             f"{self._name}-tg",
             vpc_id=args.vpc_id,
@@ -248,7 +268,10 @@ class LoadBalancedBackend(pulumi.ComponentResource):
                 healthy_threshold=HEALTHY_THRESHOLD,
                 unhealthy_threshold=UNHEALTHY_THRESHOLD,
             ),
-            opts=self._child,
+            # A target group serves one load balancer. When the ALB is replaced (originAccess
+            # switches `internal`), the new ALB's rule cannot forward to the group the old
+            # ALB's rule still uses (TargetGroupAssociationLimit), so a new group comes with it.
+            opts=pulumi.ResourceOptions(parent=self, replace_with=[load_balancer]),
         )
 
     def _load_balancer(
@@ -296,14 +319,10 @@ class LoadBalancedBackend(pulumi.ComponentResource):
             ],
             opts=self._child,
         )
-        # Letters and digits only: ALB header conditions treat * and ? as wildcards.
-        origin_secret = random.RandomPassword(
-            f"{self._name}-origin-secret",
-            length=ORIGIN_SECRET_LENGTH,
-            special=False,
-            opts=self._child,
-        )
-        secret_value = pulumi.Output.secret(origin_secret.result)
+        # Rotation without a 403: while CloudFront's edges move to the new value (5-15 min),
+        # the rule accepts it and the one before.
+        version = self._settings.origin_secret_version
+        accepted = [self._origin_secret(v) for v in (version, version - 1) if v >= 1]
         forward_rule = aws.lb.ListenerRule(
             f"{self._name}-from-cloudfront",
             listener_arn=listener.arn,
@@ -311,7 +330,7 @@ class LoadBalancedBackend(pulumi.ComponentResource):
             conditions=[
                 aws.lb.ListenerRuleConditionArgs(
                     http_header=aws.lb.ListenerRuleConditionHttpHeaderArgs(
-                        http_header_name=ORIGIN_VERIFY_HEADER, values=[secret_value]
+                        http_header_name=ORIGIN_VERIFY_HEADER, values=accepted
                     )
                 )
             ],
@@ -320,7 +339,22 @@ class LoadBalancedBackend(pulumi.ComponentResource):
             ],
             opts=self._child,
         )
-        return listener, forward_rule, secret_value
+        # The distribution sends the new value only once the rule accepts it.
+        sent = pulumi.Output.all(accepted[0], forward_rule.arn).apply(lambda values: values[0])
+        return listener, forward_rule, pulumi.Output.secret(sent)
+
+    def _origin_secret(self, version: int) -> pulumi.Output[str]:
+        """The origin secret of one originSecretVersion. Version 1 keeps the name it had
+        before versions, so existing stacks keep their value."""
+        suffix = "" if version == 1 else f"-v{version}"
+        secret = random.RandomPassword(
+            f"{self._name}-origin-secret{suffix}",
+            # Letters and digits only: ALB header conditions treat * and ? as wildcards.
+            length=ORIGIN_SECRET_LENGTH,
+            special=False,
+            opts=self._child,
+        )
+        return pulumi.Output.secret(secret.result)
 
     def _group(
         self,
@@ -339,16 +373,16 @@ class LoadBalancedBackend(pulumi.ComponentResource):
             target_group_arns=[target_group.arn],
             health_check_type="ELB",
             health_check_grace_period=HEALTH_CHECK_GRACE_SECONDS,
-            # Pinned to the template's newest version: a template change is a change of this
-            # group, which starts the instance refresh below.
+            # The version it starts with; each later one is rolled out by the Rollout below.
             launch_template=aws.autoscaling.GroupLaunchTemplateArgs(
                 id=launch_template.id,
                 version=launch_template.latest_version.apply(str),
             ),
-            instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
-                strategy="Rolling",
-                preferences=self._rollout(settings, args.rollout_alarm_names),
-            ),
+            # The provider's capacity wait on an update asks for exactly max(minSize, the
+            # desiredCapacity it last sent) healthy instances, a capacity the scaling policy
+            # owns, and times out while the policy moves it. Nothing waits on the group itself:
+            # the rollout waits for its instances, the smoke check for the service.
+            wait_for_capacity_timeout="0",
             enabled_metrics=[
                 aws.autoscaling.Metric.GROUP_DESIRED_CAPACITY,
                 aws.autoscaling.Metric.GROUP_IN_SERVICE_INSTANCES,
@@ -356,35 +390,44 @@ class LoadBalancedBackend(pulumi.ComponentResource):
                 aws.autoscaling.Metric.GROUP_TERMINATING_INSTANCES,
             ],
             # desiredCapacity sets the size at creation; from then on the scaling policy below
-            # owns it, and `pulumi up` must not reset what the policy chose.
+            # owns it, and `pulumi up` must not reset what the policy chose. The launch
+            # template is the rollout's: the group moves to a version when its refresh succeeds.
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[listener], ignore_changes=["desiredCapacity"]
+                parent=self,
+                depends_on=[listener],
+                ignore_changes=["desiredCapacity", "launchTemplate"],
             ),
         )
 
-    @staticmethod
     def _rollout(
-        settings: BackendSettings, alarm_names: Sequence[str]
-    ) -> aws.autoscaling.GroupInstanceRefreshPreferencesArgs:
-        """How a new launch template rolls out: replacements launch before old instances go
-        (capacity never drops), instances already up to date stay, and the refresh rolls back
-        on its own when it fails or when an alarm fires, pausing at each checkpoint so the
-        alarms can judge the new version on part of the traffic."""
-        return aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
-            min_healthy_percentage=100,
-            max_healthy_percentage=200,
-            instance_warmup=str(HEALTH_CHECK_GRACE_SECONDS),
-            skip_matching=True,
-            auto_rollback=True,
-            alarm_specification=aws.autoscaling.GroupInstanceRefreshPreferencesAlarmSpecificationArgs(
-                alarms=list(alarm_names)
-            )
-            if alarm_names
-            else None,
-            checkpoint_percentages=list(settings.rollout_checkpoints) or None,
-            checkpoint_delay=str(CHECKPOINT_DELAY_SECONDS)
-            if settings.rollout_checkpoints
-            else None,
+        self,
+        args: LoadBalancedBackendArgs,
+        group: aws.autoscaling.Group,
+        launch_template: aws.ec2.LaunchTemplate,
+    ) -> Rollout:
+        """Each new template version replaces the instances through an instance refresh that
+        rolls back when it fails or an alarm fires, pausing at each checkpoint so the alarms
+        can judge the new version on part of the traffic; `pulumi up` waits for its end."""
+        settings = args.settings
+        checkpoints = settings.rollout_checkpoints
+        return Rollout(
+            f"{self._name}-rollout",
+            RolloutArgs(
+                group_name=group.name,
+                launch_template_id=launch_template.id,
+                launch_template_version=launch_template.latest_version,
+                preferences=RolloutPreferences(
+                    instance_warmup_seconds=HEALTH_CHECK_GRACE_SECONDS,
+                    alarm_names=tuple(args.rollout_alarm_names),
+                    checkpoint_percentages=checkpoints,
+                    checkpoint_delay_seconds=CHECKPOINT_DELAY_SECONDS if checkpoints else 0,
+                ),
+                region=settings.region,
+                profile=settings.aws_profile,
+                timeout_seconds=ROLLOUT_TIMEOUT_SECONDS
+                + len(checkpoints) * CHECKPOINT_DELAY_SECONDS,
+            ),
+            opts=self._child,
         )
 
     def _scaling_policy(
@@ -484,7 +527,10 @@ class LoadBalancedBackend(pulumi.ComponentResource):
         name, child = self._name, self._child
         role = aws.iam.Role(
             f"{name}-instance-role",
-            description="Backend instances: Systems Manager only",
+            # Exactly the app's image and secrets (app_access.py), nothing else: no managed
+            # policy, whose reads reach every parameter (Instance Connect is the shell path).
+            description="Backend instances: the app's image and secrets only",
+            permissions_boundary=self._boundary_arn(settings),
             assume_role_policy=json.dumps(
                 {
                     "Version": "2012-10-17",
@@ -499,16 +545,25 @@ class LoadBalancedBackend(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        # Session Manager instead of SSH: no key pairs, no inbound port, every session audited.
-        aws.iam.RolePolicyAttachment(
-            f"{name}-instance-ssm",
-            role=role.name,
-            policy_arn=aws.iam.ManagedPolicy.AMAZON_SSM_MANAGED_INSTANCE_CORE,
-            opts=child,
-        )
         if app_reads := self._app_read_policy(settings):
             aws.iam.RolePolicy(f"{name}-instance-app", role=role.id, policy=app_reads, opts=child)
         return aws.iam.InstanceProfile(f"{name}-instance-profile", role=role.name, opts=child)
+
+    def _boundary_arn(self, settings: BackendSettings) -> pulumi.Output[str] | None:
+        """The permissions boundary bootstrap/ owns, which the CI deploy role requires on
+        every role it creates (instanceRoleBoundary); None: no boundary."""
+        if not settings.instance_role_boundary:
+            return None
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        return pulumi.Output.concat(
+            "arn:",
+            partition.partition,
+            ":iam::",
+            account.account_id,
+            ":policy/",
+            settings.instance_role_boundary,
+        )
 
     def _app_read_policy(self, settings: BackendSettings) -> pulumi.Output[str] | None:
         """The app's image and secrets, by exact ARN (see app_access.py); None: nothing to read."""
@@ -521,17 +576,38 @@ class LoadBalancedBackend(pulumi.ComponentResource):
             )
         )
 
+    def _image(self, settings: BackendSettings) -> tuple[pulumi.Input[str], pulumi.Input[str]]:
+        """The AMI id the template names and its root device: a literal machineImage as it
+        is, else the AMI its SSM parameter (Amazon Linux 2023's by default) names at the
+        first deploy, kept until the parameter changes or the resource is replaced."""
+        machine_image = settings.app.machine_image
+        if machine_image and not machine_image.startswith("resolve:ssm:"):
+            return machine_image, settings.machine_image_root_device
+        image = MachineImage(
+            f"{self._name}-image",
+            MachineImageArgs(
+                parameters={settings.architecture: machine_image.removeprefix("resolve:ssm:")}
+                if machine_image
+                else AL2023_IMAGE_PARAMETERS,
+                region=settings.region,
+                profile=settings.aws_profile,
+            ),
+            opts=self._child,
+        )
+        ours = image.images.apply(lambda images: images[settings.architecture])
+        return ours.apply(lambda i: i["image_id"]), ours.apply(lambda i: i["root_device_name"])
+
     def _launch_template(
         self, settings: BackendSettings, instance_group: aws.ec2.SecurityGroup
     ) -> aws.ec2.LaunchTemplate:
         name, child = self._name, self._child
         profile = self._instance_profile(settings)
         tags = {**settings.instance_tags, "Name": f"{name}-instance"}
+        image_id, root_device = self._image(settings)
         return aws.ec2.LaunchTemplate(
             f"{name}-lt",
             description="Backend instances (Amazon Linux 2023, IMDSv2, encrypted gp3)",
-            image_id=settings.app.machine_image
-            or f"resolve:ssm:{AL2023_IMAGE_PARAMETERS[settings.architecture]}",
+            image_id=image_id,
             instance_type=settings.instance_type,
             iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=profile.arn),
             network_interfaces=[
@@ -549,7 +625,9 @@ class LoadBalancedBackend(pulumi.ComponentResource):
             ),
             block_device_mappings=[
                 aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
-                    device_name=AL2023_ROOT_DEVICE,
+                    # The image's own root device: a mapping for another device name would add
+                    # an empty volume and leave the root neither gp3 nor encrypted.
+                    device_name=root_device,
                     ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
                         volume_type="gp3",
                         encrypted="true",
