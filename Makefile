@@ -49,6 +49,7 @@ test: lint typecheck unit
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/zizmor --offline --no-progress .github/workflows
 
 typecheck: venv
 	$(VENV)/bin/pyright

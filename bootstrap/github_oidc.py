@@ -1,9 +1,11 @@
-"""GithubOidcRoles: GitHub's OIDC identity provider and the two roles its workflows assume.
+"""GithubOidcRoles: GitHub's OIDC identity provider and the roles its workflows assume.
 
 No AWS keys live in GitHub: a workflow exchanges its OIDC token for a role's short-lived
-credentials. Each role trusts only exact subjects of one repository: the deploy role its
-`dev` and `production` environments (whose protection rules gate it), the preview role its
-pull requests and its main branch (the scheduled drift check).
+credentials. Each role trusts exact subjects of one repository only: an environment's deploy
+role its one GitHub environment (whose protection rules gate it), an environment's preview
+role the main branch (the scheduled drift check) and, for the pull-request environment only,
+pull requests. The roles are created first, with no permissions; `attach` adds their policies
+once what the policies name (the state keys, whose key policies name the roles) exists.
 """
 
 from __future__ import annotations
@@ -20,18 +22,17 @@ GITHUB_OIDC_ROLES = "cdn-alb-backend-bootstrap:github:GithubOidcRoles"
 OIDC_HOST = "token.actions.githubusercontent.com"
 OIDC_URL = f"https://{OIDC_HOST}"
 AUDIENCE = "sts.amazonaws.com"  # what aws-actions/configure-aws-credentials asks for
-DEPLOY_ENVIRONMENTS = ("dev", "production")
 PREVIEW_REFS = ("refs/heads/main",)
 MAX_SESSION_SECONDS = 3600
 
 
-def deploy_subjects(repository: str) -> tuple[str, ...]:
-    return tuple(f"repo:{repository}:environment:{env}" for env in DEPLOY_ENVIRONMENTS)
+def deploy_subjects(repository: str, github_environment: str) -> tuple[str, ...]:
+    return (f"repo:{repository}:environment:{github_environment}",)
 
 
-def preview_subjects(repository: str) -> tuple[str, ...]:
-    refs = (f"repo:{repository}:ref:{ref}" for ref in PREVIEW_REFS)
-    return (f"repo:{repository}:pull_request", *refs)
+def preview_subjects(repository: str, *, pull_requests: bool) -> tuple[str, ...]:
+    refs = tuple(f"repo:{repository}:ref:{ref}" for ref in PREVIEW_REFS)
+    return (f"repo:{repository}:pull_request", *refs) if pull_requests else refs
 
 
 def trust_policy(provider_arn: str, subjects: Sequence[str]) -> dict[str, Any]:
@@ -57,39 +58,34 @@ def trust_policy(provider_arn: str, subjects: Sequence[str]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class RoleSpec:
+    key: str  # the logical name: `deploy-dev`
+    role_name: str  # the IAM role's name (fixed, so key policies and docs can name it)
     description: str
     subjects: tuple[str, ...]
-    policies: tuple[pulumi.Input[str], ...]  # managed policy documents (JSON), attached in order
     max_session_seconds: int = MAX_SESSION_SECONDS
 
 
 @dataclass(frozen=True)
 class GithubOidcRolesArgs:
     create_provider: bool  # False: look up the account's existing provider
-    deploy: RoleSpec
-    preview: RoleSpec
+    roles: tuple[RoleSpec, ...]
 
 
 class GithubOidcRoles(pulumi.ComponentResource):
     provider_arn: pulumi.Output[str]
-    deploy_role_arn: pulumi.Output[str]
-    preview_role_arn: pulumi.Output[str]
+    role_arns: dict[str, pulumi.Output[str]]  # by RoleSpec.key
 
     def __init__(
         self, name: str, args: GithubOidcRolesArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(GITHUB_OIDC_ROLES, name, None, opts)
         self._name = name
+        self._roles: dict[str, aws.iam.Role] = {}
         self.provider_arn = self._oidc_provider(args.create_provider)
-        self.deploy_role_arn = self._github_role("deploy", args.deploy)
-        self.preview_role_arn = self._github_role("preview", args.preview)
-        self.register_outputs(
-            {
-                "provider_arn": self.provider_arn,
-                "deploy_role_arn": self.deploy_role_arn,
-                "preview_role_arn": self.preview_role_arn,
-            }
-        )
+        for spec in args.roles:
+            self._roles[spec.key] = self._github_role(spec)
+        self.role_arns = {key: role.arn for key, role in self._roles.items()}
+        self.register_outputs({"provider_arn": self.provider_arn, **self.role_arns})
 
     def _oidc_provider(self, create: bool) -> pulumi.Output[str]:
         """An account has at most one provider per URL, so an existing one is reused."""
@@ -104,25 +100,29 @@ class GithubOidcRoles(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         ).arn
 
-    def _github_role(self, kind: str, spec: RoleSpec) -> pulumi.Output[str]:
-        child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
-            f"{self._name}-{kind}",
+    def _github_role(self, spec: RoleSpec) -> aws.iam.Role:
+        return aws.iam.Role(
+            f"{self._name}-{spec.key}",
+            name=spec.role_name,
             description=spec.description,
             assume_role_policy=self.provider_arn.apply(
                 lambda arn: json.dumps(trust_policy(arn, spec.subjects))
             ),
             max_session_duration=spec.max_session_seconds,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        for index, document in enumerate(spec.policies, start=1):
+
+    def attach(self, key: str, documents: Sequence[pulumi.Input[str]]) -> None:
+        """Managed policies (JSON documents) for the role `key`, attached in order."""
+        child = pulumi.ResourceOptions(parent=self)
+        role = self._roles[key]
+        for index, document in enumerate(documents, start=1):
             policy = aws.iam.Policy(
-                f"{self._name}-{kind}-{index}",
-                description=f"GitHub Actions {kind} role, part {index} of {len(spec.policies)}",
+                f"{self._name}-{key}-{index}",
+                description=f"GitHub Actions {key} role, part {index} of {len(documents)}",
                 policy=document,
                 opts=child,
             )
             aws.iam.RolePolicyAttachment(
-                f"{self._name}-{kind}-{index}", role=role.name, policy_arn=policy.arn, opts=child
+                f"{self._name}-{key}-{index}", role=role.name, policy_arn=policy.arn, opts=child
             )
-        return role.arn

@@ -6,10 +6,13 @@ Defaults live in bootstrap/Pulumi.yaml only. Every problem is collected and repo
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
 import pulumi
+
+from bootstrap.environments import Environment, read_environments
 
 MIN_RETENTION_DAYS = 1
 MAX_RETENTION_DAYS = 3650
@@ -20,6 +23,8 @@ NAME = r"(?!\.{1,2}$)[A-Za-z0-9._-]{1,100}"
 REPOSITORY_PATTERN = re.compile(rf"^{OWNER}/{NAME}$")
 # What AWS accepts in a tag value.
 TAG_VALUE_PATTERN = re.compile(r"^[\w .:/=+\-@]{1,256}$")
+# A Route 53 hosted zone id, as the console and `aws route53 list-hosted-zones` show it.
+HOSTED_ZONE_PATTERN = re.compile(r"^Z[A-Z0-9]{1,31}$")
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,8 @@ class BootstrapSettings:
     create_oidc_provider: bool  # False: the account already has GitHub's provider
     state_version_retention_days: int  # days a replaced state file version is kept
     project_tag: str  # the `Project` tag of every stack's resources
+    hosted_zone_ids: tuple[str, ...]  # the only zones the deploy roles may change records in
+    environments: tuple[Environment, ...]  # from the stack files: a set of roles for each
 
 
 class BootstrapSettingsError(pulumi.RunError):
@@ -75,6 +82,21 @@ def _tag_problem(value: str) -> str | None:
     )
 
 
+def _hosted_zones(value: str) -> tuple[tuple[str, ...], str | None]:
+    try:
+        zones = json.loads(value)
+    except json.JSONDecodeError:
+        zones = None
+    if isinstance(zones, list) and all(
+        isinstance(zone, str) and HOSTED_ZONE_PATTERN.fullmatch(zone) for zone in zones
+    ):
+        return tuple(zones), None
+    return (), (
+        f"hostedZoneIds {value!r} is invalid: use a list of Route 53 hosted zone ids "
+        '(e.g. ["Z0123456789ABCDEFGHIJ"]), or [] for none'
+    )
+
+
 def load_settings() -> BootstrapSettings:
     config = pulumi.Config()
     raw = {
@@ -84,8 +106,11 @@ def load_settings() -> BootstrapSettings:
             "createOidcProvider",
             "stateVersionRetentionDays",
             "projectTag",
+            "hostedZoneIds",
         )
     }
+    hosted_zone_ids, zones_problem = _hosted_zones(raw["hostedZoneIds"] or "[]")
+    environments, environment_problems = read_environments()
     problems = [
         problem
         for problem in (
@@ -93,6 +118,8 @@ def load_settings() -> BootstrapSettings:
             _boolean_problem("createOidcProvider", raw["createOidcProvider"]),
             _retention_problem(raw["stateVersionRetentionDays"]),
             _tag_problem(raw["projectTag"]),
+            zones_problem,
+            *environment_problems,
         )
         if problem
     ]
@@ -103,4 +130,6 @@ def load_settings() -> BootstrapSettings:
         create_oidc_provider=raw["createOidcProvider"] in ("true", "True"),
         state_version_retention_days=int(raw["stateVersionRetentionDays"]),
         project_tag=raw["projectTag"],
+        hosted_zone_ids=hosted_zone_ids,
+        environments=environments,
     )

@@ -1,16 +1,19 @@
 """StateBackend: where Pulumi keeps the stacks' state (an S3 bucket) and encrypts their secrets
-(a KMS key, for `--secrets-provider awskms://alias/...`).
+(a KMS key per environment, for `--secrets-provider awskms://alias/...`).
 
-The bucket is encrypted with that same key (SSE-KMS, with an S3 bucket key to keep KMS calls
-and cost down) rather than SSE-S3: reading a state file then takes both the bucket and the key
-permission, and every decryption shows in CloudTrail. Old versions of a state file are kept for
-a while, so a bad update can be rolled back by restoring the previous version.
+The bucket is encrypted with its own key (SSE-KMS, with an S3 bucket key to keep KMS calls and
+cost down) rather than SSE-S3: reading a state file then takes both the bucket and the key
+permission, and every decryption shows in CloudTrail. Each key has an explicit key policy
+(policies.key_policy): the account administers it, and names who may use it. Old versions of
+a state file are kept for a while, so a bad update can be rolled back by restoring the previous
+version.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -26,9 +29,12 @@ KEY_DELETION_WINDOW_DAYS = 30  # the longest AWS allows: time to notice a mistak
 @dataclass(frozen=True)
 class StateBackendArgs:
     bucket_name: str
-    key_alias: str  # alias/...
+    key_alias: str  # alias/...: the bucket's key
     region: str
     noncurrent_version_days: int  # replaced state file versions expire after this many days
+    bucket_key_policy: pulumi.Input[str]  # JSON
+    # One key for the stack secrets of each environment: its alias and its key policy (JSON).
+    secrets_keys: Mapping[str, tuple[str, pulumi.Input[str]]] = field(default_factory=dict)
 
 
 def tls_only_policy(bucket_arn: str) -> dict[str, Any]:
@@ -38,29 +44,29 @@ def tls_only_policy(bucket_arn: str) -> dict[str, Any]:
 class StateBackend(pulumi.ComponentResource):
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
-    key_arn: pulumi.Output[str]
+    key_arn: pulumi.Output[str]  # the bucket's key
     backend_url: pulumi.Output[str]  # for `pulumi login` / PULUMI_BACKEND_URL
-    secrets_provider: str  # for `pulumi stack init --secrets-provider`
+    secrets_key_arns: dict[str, pulumi.Output[str]]  # by environment
+    secrets_providers: dict[str, str]  # by environment, for `pulumi stack init --secrets-provider`
 
     def __init__(
         self, name: str, args: StateBackendArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(STATE_BACKEND, name, None, opts)
         self._name = name
-        key = aws.kms.Key(
-            f"{name}-key",
-            description="Pulumi state bucket and stack secrets",
-            enable_key_rotation=True,
-            deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
-            # Every stack's secrets are encrypted with it: `pulumi destroy` must not take it.
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        key = self._key(
+            f"{name}-key", "Pulumi state bucket", args.key_alias, args.bucket_key_policy
         )
-        aws.kms.Alias(
-            f"{name}-key-alias",
-            name=args.key_alias,
-            target_key_id=key.key_id,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        self.secrets_key_arns = {
+            environment: self._key(
+                f"{name}-{environment}-key", f"Pulumi stack secrets of {environment}", *key_args
+            ).arn
+            for environment, key_args in args.secrets_keys.items()
+        }
+        self.secrets_providers = {
+            environment: f"awskms://{alias}?region={args.region}"
+            for environment, (alias, _) in args.secrets_keys.items()
+        }
         bucket = aws.s3.Bucket(
             f"{name}-bucket",
             bucket=args.bucket_name,
@@ -73,16 +79,36 @@ class StateBackend(pulumi.ComponentResource):
         self.bucket_arn = bucket.arn
         self.key_arn = key.arn
         self.backend_url = pulumi.Output.concat("s3://", bucket.bucket, f"?region={args.region}")
-        self.secrets_provider = f"awskms://{args.key_alias}?region={args.region}"
         self.register_outputs(
             {
                 "bucket_name": self.bucket_name,
                 "bucket_arn": self.bucket_arn,
                 "key_arn": self.key_arn,
                 "backend_url": self.backend_url,
-                "secrets_provider": self.secrets_provider,
+                "secrets_key_arns": self.secrets_key_arns,
+                "secrets_providers": self.secrets_providers,
             }
         )
+
+    def _key(
+        self, name: str, description: str, alias: str, policy: pulumi.Input[str]
+    ) -> aws.kms.Key:
+        key = aws.kms.Key(
+            name,
+            description=description,
+            enable_key_rotation=True,
+            deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
+            policy=policy,
+            # State and secrets are encrypted with it: `pulumi destroy` must not take it.
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        aws.kms.Alias(
+            f"{name}-alias",
+            name=alias,
+            target_key_id=key.key_id,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return key
 
     def _lock_down(self, bucket: aws.s3.Bucket) -> None:
         """No public access, no ACLs (the bucket owner owns every object), TLS only."""
