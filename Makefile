@@ -50,6 +50,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/zizmor --offline --no-progress .github/workflows
+	$(VENV)/bin/actionlint -no-color
 
 typecheck: venv
 	$(VENV)/bin/pyright
