@@ -326,10 +326,11 @@ def _declared_keys() -> list[str]:
 
 
 def _config_keys() -> list[str]:
-    """Every config key the CLI handed the program. `pulumi.Config` reads one key at a time and
-    cannot list them, so this reads the SDK's runtime config (set by the language host, or by
-    the PULUMI_CONFIG environment variable)."""
-    return [*pulumi.runtime.config.CONFIG.get(), *pulumi.runtime.config.get_config_env()]
+    """Every config key the CLI handed the program, once. `pulumi.Config` reads one key at a
+    time and cannot list them, so this reads the SDK's runtime config: the Python language host
+    passes the same keys both through it and through the PULUMI_CONFIG environment variable."""
+    keys = [*pulumi.runtime.config.CONFIG.get(), *pulumi.runtime.config.get_config_env()]
+    return list(dict.fromkeys(keys))
 
 
 def unknown_key_problems(config_keys: list[str]) -> list[str]:
@@ -341,7 +342,7 @@ def unknown_key_problems(config_keys: list[str]) -> list[str]:
     prefix = f"{pulumi.get_project()}:"
     declared = _declared_keys()
     problems = []
-    for full_key in sorted(config_keys):
+    for full_key in sorted(set(config_keys)):
         key = full_key.removeprefix(prefix)
         if full_key.startswith(prefix) and key not in declared:
             closest = difflib.get_close_matches(key, declared, n=1)
