@@ -287,6 +287,15 @@ def choose_zones(
 
 
 def _architecture(region: str, instance_type: str, problems: list[str]) -> str:
+    # A type EC2 does not have anywhere (botocore's EC2 model lists them all, offline) is a
+    # typo to name, not a question for the region. (This import belongs with the module's.)
+    from instance_types import is_instance_type, nearest_instance_type  # noqa: PLC0415
+
+    if not is_instance_type(instance_type):
+        nearest = nearest_instance_type(instance_type)
+        hint = f"did you mean {nearest}?" if nearest else "see `aws ec2 describe-instance-types`"
+        problems.append(f"instanceType {instance_type!r} is not an EC2 instance type: {hint}")
+        return ""
     try:
         architectures = instance_architectures(instance_type)
     except Exception as error:  # noqa: BLE001 - the SDK raises a bare Exception
