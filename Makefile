@@ -9,8 +9,11 @@ PYTHON := $(VENV)/bin/python
 # Without a logged-in Pulumi backend, keep state in a git-ignored folder of this checkout.
 STATE_DIR := $(CURDIR)/.pulumi-state
 BACKEND_ENV = $(shell pulumi whoami >/dev/null 2>&1 || echo PULUMI_BACKEND_URL=file://$(STATE_DIR))
+# STACK when given (command line or environment), else nothing: for the goals that then take
+# every stack file (check, cost). Its `dev` default above is for the Pulumi goals.
+GIVEN_STACK = $(if $(filter-out file,$(origin STACK)),$(STACK))
 
-.PHONY: help venv test lint typecheck unit docs cost snapshots up preview destroy integration integration-cleanup
+.PHONY: help venv test lint typecheck unit docs check cost snapshots up preview destroy integration integration-cleanup
 
 # Goals that run the Pulumi CLI. Without it, stop while make reads this file, before any recipe
 # (the virtualenv's included) runs, and say how to install it instead of `command not found`.
@@ -33,8 +36,9 @@ help:
 	@echo "make destroy STACK=dev      delete every resource of a stack"
 	@echo "make integration STACK=dev  deploy a throw-away copy of a stack, smoke-check it, destroy it"
 	@echo "make integration-cleanup    destroy throw-away stacks a killed integration run left"
+	@echo "make check [STACK=dev]      validate the stack files (all, or one) offline, as 'up' would"
 	@echo "make docs                   regenerate the README's configuration and cost tables"
-	@echo "make snapshots              refresh tests/snapshots/ (each stack's resource graph)"
+	@echo "make snapshots              refresh tests/snapshots/ (each test stack's resource graph)"
 	@echo "make cost [STACK=dev]       idle monthly cost per line item, all stacks or one (no AWS needed)"
 
 venv: $(VENV)/.installed
@@ -63,8 +67,8 @@ docs: venv
 	$(PYTHON) scripts/config_table.py --write
 	$(PYTHON) scripts/cost.py --write
 
-# Each shipped stack's resource graph, reviewed in pull requests; tests/test_snapshots.py fails
-# on any difference until they are refreshed.
+# Each test stack's resource graph (tests/stacks/), reviewed in pull requests;
+# tests/test_snapshots.py fails on any difference until they are refreshed.
 snapshots: venv
 	$(PYTHON) scripts/snapshots.py --write
 
@@ -72,7 +76,12 @@ snapshots: venv
 # `dev` default above is for the Pulumi goals), priced under the test mocks with
 # scripts/prices.json.
 cost: venv
-	$(PYTHON) scripts/cost.py $(if $(filter-out file,$(origin STACK)),--stack $(STACK))
+	$(PYTHON) scripts/cost.py $(if $(GIVEN_STACK),--stack $(GIVEN_STACK))
+
+# The program's validation of every stack file, or of STACK when given, under the test mocks
+# with offline answers (botocore's instance types): each problem with its key, no AWS needed.
+check: venv
+	$(PYTHON) scripts/check.py $(GIVEN_STACK)
 
 # A new stack encrypts its secrets with PULUMI_SECRETS_PROVIDER when set (the KMS key
 # bootstrap/ creates), else with a passphrase.

@@ -41,6 +41,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
+from stack_settings import SettingsError  # noqa: E402
 from tests.harness import (  # noqa: E402 - needs the project directory on the path first
     PROJECT_NAME,
     SHIPPED_STACKS,
@@ -802,6 +803,16 @@ def _read_report(path: Path) -> dict[str, Any] | None:
 
 
 # ------------------------------------------------------------------------------------ main
+def _checked_stack_cost(stack: str, prices: Mapping[str, Any]) -> StackCost:
+    """stack_cost, with a stack file the program refuses named in one error, not a traceback."""
+    try:
+        return stack_cost(stack, prices=prices)
+    except SettingsError as error:
+        raise PricingError(
+            f"Pulumi.{stack}.yaml: {error}\n(`make check STACK={stack}` checks it alone)"
+        ) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="The idle monthly cost of each stack, priced with scripts/prices.json."
@@ -836,7 +847,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         prices = load_prices()
         stacks = README_STACKS if options.markdown else options.stack or STACKS
-        costs = [stack_cost(stack, prices=prices) for stack in stacks]
+        costs = [_checked_stack_cost(stack, prices) for stack in stacks]
     except PricingError as error:
         print(f"cost.py: {error}", file=sys.stderr)
         return 1

@@ -240,6 +240,7 @@ INSTANCE_FAMILY_ARCHITECTURES = {
 
 # An invoke's answer: its result, or ({}, [(property, reason)]) for a failure as AWS reports it.
 Answer = dict[str, Any] | tuple[dict[str, Any], list[tuple[str, str]]]
+Answers = Mapping[str, Callable[[dict[str, Any]], Answer]]  # by invoke token
 
 
 def _instance_type(args: dict[str, Any]) -> Answer:
@@ -310,7 +311,8 @@ def _security_group(args: dict[str, Any]) -> Answer:
 class RecordingMocks(pulumi.runtime.Mocks):
     """Answers resources and invokes like AWS would for this program, recording every call."""
 
-    def __init__(self, run: Run, zones: list[str]) -> None:
+    def __init__(self, run: Run, zones: list[str], answers: Answers | None = None) -> None:
+        """`answers` replace the mocks' own for their tokens (scripts/check.py's offline ones)."""
         self._run = run
         self._answers: dict[str, Callable[[dict[str, Any]], Answer]] = {
             AVAILABILITY_ZONES_TOKEN: lambda _: {
@@ -330,6 +332,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "userId": "AIDAEXAMPLE",
                 "id": ACCOUNT_ID,
             },
+            **(answers or {}),
         }
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
@@ -386,12 +389,13 @@ def _run(
     config: Mapping[str, str],
     stack: str,
     zones: list[str] | None,
+    answers: Answers | None = None,
 ) -> tuple[Run, BaseException | None]:
     run = Run()
     if zones is None:  # the region's zones: six in us-east-1, three elsewhere
         region = config.get("aws:region", "us-east-1")
         zones = US_EAST_1_ZONES if region == "us-east-1" else [f"{region}{z}" for z in "abc"]
-    recording_mocks = RecordingMocks(run, zones)
+    recording_mocks = RecordingMocks(run, zones, answers)
     pulumi.runtime.set_all_config(dict(config))
     pulumi_internals.reset_root_stack()  # a new root stack per run, so exports never leak
     pulumi.runtime.set_mocks(
@@ -421,9 +425,10 @@ def run_pulumi(
     *,
     stack: str = "test",
     zones: list[str] | None = None,
+    answers: Answers | None = None,
 ) -> Run:
     """Runs `program` under fresh mocks with exactly `config`; returns what it registered."""
-    run, error = _run(program, config, stack, zones)
+    run, error = _run(program, config, stack, zones, answers)
     if error is not None:
         raise error
     return run
