@@ -15,6 +15,18 @@ GIVEN_STACK = $(if $(filter-out file,$(origin STACK)),$(STACK))
 
 .PHONY: help venv test lint typecheck unit docs check cost snapshots up preview destroy integration integration-cleanup
 
+# Stacks exist on purpose: up, preview and destroy take only a STACK that has a stack file, so a
+# typo (STACK=prdo) stops here, while make reads this file, instead of creating an empty stack.
+STACK_FILE_GOALS := up preview destroy
+STACK_FILES := $(filter-out it-%,$(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml)))
+ifneq ($(filter $(STACK_FILE_GOALS),$(MAKECMDGOALS)),)
+ifeq ($(wildcard Pulumi.$(STACK).yaml),)
+$(info There is no stack file Pulumi.$(STACK).yaml. The stack files: $(or $(STACK_FILES),none).)
+$(info A new stack: write its Pulumi.<stack>.yaml first (copy one), then `make check STACK=<stack>`.)
+$(error no stack file for STACK=$(STACK))
+endif
+endif
+
 # Goals that run the Pulumi CLI. Without it, stop while make reads this file, before any recipe
 # (the virtualenv's included) runs, and say how to install it instead of `command not found`.
 PULUMI_GOALS := up preview destroy integration integration-cleanup
@@ -31,7 +43,7 @@ endif
 
 help:
 	@echo "make test                   lint, type-check and run the offline test suite"
-	@echo "make up STACK=dev           deploy a stack (creates it if needed)"
+	@echo "make up STACK=dev           deploy a stack (creates it if it has a stack file)"
 	@echo "make preview STACK=dev      show what 'up' would change"
 	@echo "make destroy STACK=dev      delete every resource of a stack"
 	@echo "make integration STACK=dev  deploy a throw-away copy of a stack, smoke-check it, destroy it"
