@@ -6,9 +6,12 @@ SHELL := /bin/bash
 STACK ?= dev
 VENV := venv
 PYTHON := $(VENV)/bin/python
-# Without a logged-in Pulumi backend, keep state in a git-ignored folder of this checkout.
-STATE_DIR := $(CURDIR)/.pulumi-state
-BACKEND_ENV = $(shell pulumi whoami >/dev/null 2>&1 || echo PULUMI_BACKEND_URL=file://$(STATE_DIR))
+# State lives in the backend of `pulumi login` (or PULUMI_BACKEND_URL), for these goals and
+# plain `pulumi` commands alike; without one, the Pulumi goals say how to log in and stop.
+NEEDS_BACKEND = pulumi whoami >/dev/null 2>&1 || { printf '%s\n' \
+  "No Pulumi backend is logged in. Log in once; for state in this checkout (git-ignored):" \
+  "  mkdir -p .pulumi-state && pulumi login file://$$PWD/.pulumi-state" \
+  "or \`pulumi login\` (Pulumi Cloud), \`pulumi login s3://<bucket>\` (see the README)." >&2; exit 1; }
 # STACK when given (command line or environment), else nothing: for the goals that then take
 # every stack file (check, cost). Its `dev` default above is for the Pulumi goals.
 GIVEN_STACK = $(if $(filter-out file,$(origin STACK)),$(STACK))
@@ -98,17 +101,17 @@ check: venv
 # A new stack encrypts its secrets with PULUMI_SECRETS_PROVIDER when set (the KMS key
 # bootstrap/ creates), else with a passphrase.
 up preview destroy: venv
-	@mkdir -p $(STATE_DIR)
-	$(BACKEND_ENV) pulumi stack select --create $(STACK) $(if $(PULUMI_SECRETS_PROVIDER),--secrets-provider $(PULUMI_SECRETS_PROVIDER))
-	$(BACKEND_ENV) pulumi $@ --stack $(STACK)
+	@$(NEEDS_BACKEND)
+	pulumi stack select --create $(STACK) $(if $(PULUMI_SECRETS_PROVIDER),--secrets-provider $(PULUMI_SECRETS_PROVIDER))
+	pulumi $@ --stack $(STACK)
 
 # A throw-away copy of Pulumi.$(STACK).yaml (tests/integration/): `check` fails fast, naming
 # anything missing, where pytest would only skip; -s streams Pulumi's output as it comes.
 integration: venv
-	@mkdir -p $(STATE_DIR)
+	@$(NEEDS_BACKEND)
 	PULUMI_INTEGRATION=1 INTEGRATION_STACK=$(STACK) $(PYTHON) -m tests.integration check
-	$(BACKEND_ENV) PULUMI_INTEGRATION=1 INTEGRATION_STACK=$(STACK) $(PYTHON) -m pytest tests/integration -s -n 0
+	PULUMI_INTEGRATION=1 INTEGRATION_STACK=$(STACK) $(PYTHON) -m pytest tests/integration -s -n 0
 
 integration-cleanup: venv
-	@mkdir -p $(STATE_DIR)
-	$(BACKEND_ENV) $(PYTHON) -m tests.integration cleanup
+	@$(NEEDS_BACKEND)
+	$(PYTHON) -m tests.integration cleanup

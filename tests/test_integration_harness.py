@@ -829,8 +829,8 @@ def test_make_integration_opts_in_and_streams_the_output(tmp_path: Path) -> None
     ]
     assert commands == [
         "PULUMI_INTEGRATION=1 INTEGRATION_STACK=prod venv/bin/python -m tests.integration check",
-        f"PULUMI_BACKEND_URL=file://{ROOT}/.pulumi-state PULUMI_INTEGRATION=1 "
-        "INTEGRATION_STACK=prod venv/bin/python -m pytest tests/integration -s -n 0",
+        "PULUMI_INTEGRATION=1 INTEGRATION_STACK=prod venv/bin/python -m pytest tests/integration "
+        "-s -n 0",
     ]
 
 

@@ -23,12 +23,14 @@ echo "$*" >> "$FAKE_PULUMI_LOG"
 DROPPED = frozenset({"MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES", "STACK"})
 
 
-def make(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
-    """Runs make in the project with the stand-in pulumi; returns its result and pulumi's calls."""
+def make(
+    tmp_path: Path, *args: str, fake: str = FAKE_PULUMI
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """Runs make in the project with a stand-in pulumi; returns its result and pulumi's calls."""
     (tmp_path / "bin").mkdir(exist_ok=True)
-    fake = tmp_path / "bin" / "pulumi"
-    fake.write_text(FAKE_PULUMI, encoding="utf-8")
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    script = tmp_path / "bin" / "pulumi"
+    script.write_text(fake, encoding="utf-8")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
     log = tmp_path / "pulumi.log"
     env = {k: v for k, v in os.environ.items() if k not in DROPPED}
     env |= {"PATH": f"{tmp_path / 'bin'}{os.pathsep}{env['PATH']}", "FAKE_PULUMI_LOG": str(log)}
@@ -89,3 +91,24 @@ def test_help_lists_check(tmp_path: Path) -> None:
     result, _ = make(tmp_path, "help")
 
     assert "make check [STACK=dev]" in result.stdout
+
+
+WHOAMI_FAILS = """#!/bin/sh
+echo "$*" >> "$FAKE_PULUMI_LOG"
+[ "$1" != whoami ]
+"""
+
+
+def test_without_a_backend_the_pulumi_goals_say_how_to_log_in(tmp_path: Path) -> None:
+    """No guessed backend: `make up` and the README's plain `pulumi` commands use the same one."""
+    result, calls = make(tmp_path, "up", "STACK=dev", fake=WHOAMI_FAILS)
+
+    assert result.returncode != 0
+    assert "  mkdir -p .pulumi-state && pulumi login file://" in result.stderr
+    assert calls == ["whoami"]  # nothing selected or created
+
+
+def test_the_makefile_sets_no_backend_of_its_own() -> None:
+    makefile = (PROJECT_DIR / "Makefile").read_text(encoding="utf-8")
+
+    assert "PULUMI_BACKEND_URL=" not in makefile
