@@ -66,7 +66,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(VENV)/bin/uv pip install --quiet --python $(PYTHON) -r requirements-dev.txt
 	touch $@
 
-test: lint typecheck unit
+# The three checks side by side, each one's output printed whole when it ends: pyright and
+# pytest (two workers) share the cores, so together they take little more than the longer.
+test: venv
+	@$(MAKE) --no-print-directory --jobs=3 --output-sync=target lint typecheck unit
 
 lint: venv
 	$(VENV)/bin/ruff check .
