@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import functools
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ class Result:
         return f"Pulumi.{self.stack}.yaml"
 
 
+@functools.cache
 def aws_regions() -> list[str]:
     """Every region of every AWS partition that has EC2, from botocore's endpoint data."""
     session = botocore.session.get_session()
