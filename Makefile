@@ -66,10 +66,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(VENV)/bin/uv pip install --quiet --python $(PYTHON) -r requirements-dev.txt
 	touch $@
 
-# The three checks side by side, each one's output printed whole when it ends: pyright and
-# pytest (two workers) share the cores, so together they take little more than the longer.
+# The three checks side by side, each one's output printed whole when it ends. Beside pyright,
+# pytest runs in one process (PYTEST_WORKERS=0): its cached program runs then serve every test
+# file, where two workers would each compute them again, and pyright has the other core.
 test: venv
-	@$(MAKE) --no-print-directory --jobs=3 --output-sync=target lint typecheck unit
+	@$(MAKE) --no-print-directory --jobs=3 --output-sync=target lint typecheck unit PYTEST_WORKERS=0
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -79,8 +80,10 @@ typecheck: venv
 	$(VENV)/bin/pyright
 
 # pytest exits 5 when it collects no test; make fails on any non-zero exit, so that fails too.
+# Alone, it runs on a worker per core (pytest-xdist); PYTEST_WORKERS sets how many.
+PYTEST_WORKERS ?= auto
 unit: venv
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest -n $(PYTEST_WORKERS)
 
 # The README's configuration table (from Pulumi.yaml) and cost table (from the program and
 # scripts/prices.json) are generated; tests keep them equal.
