@@ -60,6 +60,7 @@ from components.network import (
     has_zone_slot,
 )
 from components.operations import OperationsSettings
+from instance_types import is_instance_type, nearest_instance_type
 
 MAX_INSTANCES = 100  # A guard against typos such as 1000; raise it knowingly.
 MIN_CONTAINER_MEMORY_MIB = 1024  # Docker's install and daemon beside the app (see below)
@@ -353,6 +354,14 @@ def _container_memory_problems(backend: BackendSettings) -> list[str]:
 
 
 def _architecture(region: str, instance_type: str, problems: list[str]) -> str:
+    # A type EC2 does not have anywhere (botocore's EC2 model lists them all, offline) is a
+    # typo to name, not a question for the region. (This import belongs with the module's.)
+
+    if not is_instance_type(instance_type):
+        nearest = nearest_instance_type(instance_type)
+        hint = f"did you mean {nearest}?" if nearest else "see `aws ec2 describe-instance-types`"
+        problems.append(f"instanceType {instance_type!r} is not an EC2 instance type: {hint}")
+        return ""
     try:
         architectures = instance_architectures(instance_type)
     except Exception as error:  # noqa: BLE001 - the SDK raises a bare Exception
@@ -392,10 +401,11 @@ def _declared_keys() -> list[str]:
 
 
 def _config_keys() -> list[str]:
-    """Every config key the CLI handed the program. `pulumi.Config` reads one key at a time and
-    cannot list them, so this reads the SDK's runtime config (set by the language host, or by
-    the PULUMI_CONFIG environment variable)."""
-    return [*pulumi.runtime.config.CONFIG.get(), *pulumi.runtime.config.get_config_env()]
+    """Every config key the CLI handed the program, once. `pulumi.Config` reads one key at a
+    time and cannot list them, so this reads the SDK's runtime config: the Python language host
+    passes the same keys both through it and through the PULUMI_CONFIG environment variable."""
+    keys = [*pulumi.runtime.config.CONFIG.get(), *pulumi.runtime.config.get_config_env()]
+    return list(dict.fromkeys(keys))
 
 
 def unknown_key_problems(config_keys: list[str]) -> list[str]:
@@ -407,7 +417,7 @@ def unknown_key_problems(config_keys: list[str]) -> list[str]:
     prefix = f"{pulumi.get_project()}:"
     declared = _declared_keys()
     problems = []
-    for full_key in sorted(config_keys):
+    for full_key in sorted(set(config_keys)):
         key = full_key.removeprefix(prefix)
         if full_key.startswith(prefix) and key not in declared:
             closest = difflib.get_close_matches(key, declared, n=1)

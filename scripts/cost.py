@@ -15,8 +15,14 @@ to its total). Traffic-dependent prices (per GB, per request) are the README's t
     scripts/cost.py --markdown                the README's table (--write: update README.md)
     scripts/cost.py --compare BASE HEAD       the PR comment: each stack's change, in Markdown
 
-A resource type it neither prices nor lists in FREE_AT_IDLE stops it with an error, and so does
-an instance type or region missing from prices.json: a cost it cannot see is never shown as $0.
+A resource type it neither prices nor lists in FREE_AT_IDLE stops it with an error. An instance
+type or region missing from prices.json (a valid stack file can choose any) is shown as unpriced
+("?"), with the entry to add: a cost it cannot see is never shown as $0.
+
+Pricing (price_run: a Run and prices in, a StackCost out) is kept apart from rendering
+(render_text, render_markdown, to_json, render_comparison: a StackCost or report in, text out);
+both are pure, and only stack_cost and main read files. The stacks priced are the shipped
+stack files unless told otherwise (the tests price their own copies, tests/stacks/).
 """
 
 from __future__ import annotations
@@ -35,11 +41,13 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
+from stack_settings import SettingsError  # noqa: E402
 from tests.harness import (  # noqa: E402 - needs the project directory on the path first
     PROJECT_NAME,
+    SHIPPED_STACKS,
     Resource,
     Run,
-    run_stack,
+    run_config,
     stack_config,
     with_overrides,
 )
@@ -55,6 +63,8 @@ COMMENT_MARKER = "<!-- idle-cost-comment -->"  # how the workflow finds the comm
 STACKS = ("dev", "prod", "staging")
 README_STACKS = ("dev", "prod")  # the README's section is about us-east-1, where these two run
 CENT = Decimal("0.01")
+UNPRICED = "unpriced"  # a charge prices.json has no price for
+UNKNOWN = "?"  # an amount that includes one
 # The README typesets "1 times t4g.nano" and "minus $3.65" with these signs, not x and -.
 TIMES = "\N{MULTIPLICATION SIGN}"
 MINUS = "\N{MINUS SIGN}"
@@ -124,6 +134,7 @@ FREE_AT_IDLE = {
     ),
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": "part of the bucket",
     "aws:sns/topic:Topic": "no standing charge (the alarms' line says so)",
+    "aws:sns/topicSubscription:TopicSubscription": "e-mail: the first 1,000 a month are free",
     "random:index/randomPassword:RandomPassword": "not an AWS resource",
 }
 
@@ -138,18 +149,24 @@ def load_prices(path: Path = PRICES) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
 
 
+def missing_region(region: str) -> str:
+    return (
+        f"no prices for region {region!r} in {PRICES_NAME}: add a {region!r} entry "
+        f'under "regions" with the keys of "us-east-1"'
+    )
+
+
 class Rates:
-    """The price table of one region, failing with the key and file to extend."""
+    """The price table of one region, failing with the key and file to extend. Instance types
+    it lacks are unpriced instead (None), each remembered in `missing` with the entry to add."""
 
     def __init__(self, prices: Mapping[str, Any], region: str) -> None:
         if region not in prices["regions"]:
-            raise PricingError(
-                f"no prices for region {region!r} in {PRICES_NAME}: add a {region!r} entry "
-                f'under "regions" with the keys of "us-east-1"'
-            )
+            raise PricingError(missing_region(region))
         self.region = region
         self._table: Mapping[str, Any] = prices["regions"][region]
         self.hours = Decimal(prices["hours_per_month"])
+        self.missing: list[str] = []
 
     def __getitem__(self, key: str) -> Decimal:
         if key not in self._table:
@@ -165,7 +182,16 @@ class Rates:
             )
         return Decimal(entries[name])
 
-    def instance(self, instance_type: str) -> Decimal:
+    def instance(self, instance_type: str) -> Decimal | None:
+        """An instance type's hourly price, or None (unpriced) when the table lacks it."""
+        if instance_type not in self._table.get("instance_hour", {}):
+            message = (
+                f"no price for instance type {instance_type!r} in {self.region} in "
+                f"{PRICES_NAME}: add it to regions.{self.region}.instance_hour"
+            )
+            if message not in self.missing:
+                self.missing.append(message)
+            return None
         return self._entry("instance_hour", instance_type, "instance type")
 
     def volume(self, volume_type: str) -> Decimal:
@@ -175,7 +201,7 @@ class Rates:
         """An hourly price as a month of it."""
         return self[key] * self.hours
 
-    def hourly_charge(self, quantity: int, unit: str, price: Decimal) -> Charge:
+    def hourly_charge(self, quantity: int, unit: str, price: Decimal | None) -> Charge:
         return Charge(quantity, unit, price, "hour", self.hours)
 
     def monthly_charge(self, quantity: int, unit: str, price: Decimal, free: int = 0) -> Charge:
@@ -202,24 +228,33 @@ def short_price(amount: Decimal) -> str:
 # ----------------------------------------------------------------------------- line items
 @dataclass(frozen=True)
 class Charge:
-    """`quantity` units at `price` per hour or per month, less a per-account free tier."""
+    """`quantity` units at `price` per hour or per month, less a per-account free tier.
+    A price of None is one prices.json lacks: the charge is unpriced, not $0."""
 
     quantity: int
     unit: str  # what one unit is: "ALB", "address", "GB", "rule"...
-    price: Decimal
+    price: Decimal | None
     per: str  # "hour" or "month"
     periods: Decimal  # of `per` in a month: 730 hours, or 1
     free: int = 0
 
     @property
+    def unpriced(self) -> bool:
+        return self.price is None and self.quantity > self.free
+
+    @property
     def monthly(self) -> Decimal:
+        """The priced amount (an unpriced charge adds nothing here: see `unpriced`)."""
         billed = max(self.quantity - self.free, 0)
+        if self.price is None or not billed:
+            return Decimal(0).quantize(CENT)
         return (billed * self.price * self.periods).quantize(CENT, ROUND_HALF_UP)
 
     def describe(self) -> tuple[str, str]:
         """The quantity and unit price columns."""
         quantity = f"{self.quantity} ({self.free} free)" if self.free else str(self.quantity)
-        return quantity, f"{unit_price(self.price)} per {self.unit}-{self.per}"
+        price = UNPRICED if self.price is None else unit_price(self.price)
+        return quantity, f"{price} per {self.unit}-{self.per}"
 
 
 @dataclass(frozen=True)
@@ -277,6 +312,10 @@ class LineItem:
         return sum((charge.monthly for charge in self.charges), Decimal(0))
 
     @property
+    def unpriced(self) -> bool:
+        return any(charge.unpriced for charge in self.charges)
+
+    @property
     def present(self) -> bool:
         return self.count > 0 or any(charge.quantity for charge in self.charges)
 
@@ -286,13 +325,25 @@ class StackCost:
     stack: str
     region: str
     items: tuple[LineItem, ...]
+    missing: tuple[str, ...] = ()  # the prices.json entries its unpriced charges need
 
     @property
     def total(self) -> Decimal:
+        """The priced part: with `unpriced`, the stack costs more than this."""
         return sum((item.monthly for item in self.items), Decimal(0))
 
+    @property
+    def unpriced(self) -> bool:
+        return bool(self.missing) or any(item.unpriced for item in self.items)
+
     def item(self, key: str) -> LineItem:
-        return next(item for item in self.items if item.key == key)
+        found = [item for item in self.items if item.key == key]
+        # A stack in a region prices.json lacks has no line items: each is unpriced.
+        return found[0] if found else LineItem(key, charges=(_unpriced_charge(),))
+
+
+def _unpriced_charge() -> Charge:
+    return Charge(1, "item", None, "month", Decimal(1))
 
 
 @dataclass
@@ -497,8 +548,10 @@ def price_run(
 ) -> StackCost:
     """The idle monthly cost of what one run of the program registered."""
     region = config["aws:region"]
-    rates = Rates(prices, region)
     inventory = _Inventory(run)
+    if region not in prices["regions"]:
+        return StackCost(stack, region, (), (missing_region(region),))
+    rates = Rates(prices, region)
     items = [
         *_load_balancers(inventory, rates),
         *_instances(inventory, rates),
@@ -521,24 +574,44 @@ def price_run(
         ),
     ]
     order = list(ROWS)
-    return StackCost(stack, region, tuple(sorted(items, key=lambda item: order.index(item.key))))
+    return StackCost(
+        stack,
+        region,
+        tuple(sorted(items, key=lambda item: order.index(item.key))),
+        tuple(rates.missing),
+    )
 
 
 def stack_cost(
     stack: str,
     overrides: Mapping[str, str] | None = None,
     prices: Mapping[str, Any] | None = None,
+    stacks: Path = SHIPPED_STACKS,
 ) -> StackCost:
-    """A stack file (with config overrides, as tests.conftest.MODES has them) run and priced."""
-    overrides = overrides or {}
-    config = with_overrides(stack_config(stack), overrides)
-    run = run_stack(stack, **overrides)  # cached: the tests price the runs they already made
+    """A stack file of `stacks` (with config overrides, as tests.conftest.MODES has them) run
+    and priced."""
+    config = with_overrides(stack_config(stack, stacks), overrides or {})
+    run = run_config(stack, config)  # cached: the tests price the runs they already made
     return price_run(run, config, stack, load_prices() if prices is None else prices)
 
 
 # ------------------------------------------------------------------------------- rendering
-def _money_cell(amount: Decimal, approx: bool) -> str:
+def _money_cell(amount: Decimal, approx: bool, unpriced: bool = False) -> str:
+    if unpriced:
+        return UNKNOWN
     return f"≈ {usd(amount)}" if approx else usd(amount)
+
+
+def _total_text(cost: StackCost) -> str:
+    """≈ the total, or, with unpriced charges, the priced part plus "?"."""
+    if cost.unpriced:
+        return f"≈ {usd(cost.total)} + {UNKNOWN}" if cost.items else UNKNOWN
+    return f"≈ {usd(cost.total)}"
+
+
+def _missing_notes(costs: Sequence[StackCost]) -> list[str]:
+    notes = [note for cost in costs for note in cost.missing]
+    return [f"{UNKNOWN} {UNPRICED}: {note}" for note in dict.fromkeys(notes)]
 
 
 def render_text(cost: StackCost, as_of: str) -> str:
@@ -547,7 +620,7 @@ def render_text(cost: StackCost, as_of: str) -> str:
     for item in cost.items:
         if not (item.present or ROWS[item.key].always):
             continue
-        monthly = _money_cell(item.monthly, item.approx)
+        monthly = _money_cell(item.monthly, item.approx, item.unpriced)
         if not item.charges:
             rows.append((item.label, str(item.count), item.remark, monthly))
         for index, charge in enumerate(item.charges):
@@ -556,7 +629,7 @@ def render_text(cost: StackCost, as_of: str) -> str:
             rows.append(
                 (item.label if index == 0 else "", quantity, price, monthly if last else "")
             )
-    rows.append(("Total", "", "", f"≈ {usd(cost.total)}"))
+    rows.append(("Total", "", "", _total_text(cost)))
     header = ("Item", "Quantity", "Unit price", "Monthly")
     widths = [max(len(row[column]) for row in [header, *rows]) for column in range(4)]
     title = f"{cost.stack} ({cost.region}): idle cost per month, on-demand prices of {as_of}"
@@ -564,7 +637,8 @@ def render_text(cost: StackCost, as_of: str) -> str:
     for row in [header, *rows]:
         cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2].ljust(widths[2])]
         lines.append("  ".join([*cells, row[3].rjust(widths[3])]).rstrip())
-    return "\n".join(lines) + "\n"
+    notes = _missing_notes([cost])
+    return "\n".join([*lines, *([""] if notes else []), *notes]) + "\n"
 
 
 def render_markdown(costs: Sequence[StackCost]) -> str:
@@ -576,11 +650,12 @@ def render_markdown(costs: Sequence[StackCost]) -> str:
         if not (row.always or any(item.present for item in items)):
             continue
         cells = [row.label(item.detail for item in items)]
-        cells += [_money_cell(item.monthly, item.approx) for item in items]
+        cells += [_money_cell(item.monthly, item.approx, item.unpriced) for item in items]
         lines.append(f"| {' | '.join(cells)} |")
-    totals = [f"**≈ {usd(cost.total)}**" for cost in costs]
+    totals = [f"**{_total_text(cost)}**" for cost in costs]
     lines.append(f"| **Total** | {' | '.join(totals)} |")
-    return "\n".join(lines) + "\n"
+    notes = _missing_notes(costs)
+    return "\n".join([*lines, *([""] if notes else []), *notes]) + "\n"
 
 
 def replace_table(readme: str, table: str) -> str:
@@ -600,19 +675,21 @@ def to_json(costs: Sequence[StackCost], prices: Mapping[str, Any]) -> dict[str, 
             cost.stack: {
                 "region": cost.region,
                 "total": str(cost.total),
+                "unpriced": list(cost.missing),
                 "items": [
                     {
                         "key": item.key,
                         "label": item.label,
                         "detail": item.detail,
                         "monthly": str(item.monthly),
+                        "unpriced": item.unpriced,
                         "approx": item.approx,
                         "count": item.count,
                         "charges": [
                             {
                                 "quantity": charge.quantity,
                                 "unit": charge.unit,
-                                "price": str(charge.price),
+                                "price": None if charge.price is None else str(charge.price),
                                 "per": charge.per,
                                 "free": charge.free,
                                 "monthly": str(charge.monthly),
@@ -636,7 +713,10 @@ def _change(before: Decimal, after: Decimal) -> str:
 
 
 def _total_cell(stack: Mapping[str, Any] | None) -> str:
-    return "—" if stack is None else f"≈ {usd(Decimal(stack['total']))}"
+    if stack is None:
+        return "—"
+    unpriced = f" + {UNKNOWN}" if stack.get("unpriced") else ""
+    return f"≈ {usd(Decimal(stack['total']))}{unpriced}"
 
 
 def render_comparison(base: Mapping[str, Any] | None, head: Mapping[str, Any]) -> str:
@@ -671,6 +751,8 @@ def render_comparison(base: Mapping[str, Any] | None, head: Mapping[str, Any]) -
             change = "—" if base is None else ("new" if before is None else "removed")
         else:
             change = _change(Decimal(before["total"]), Decimal(after["total"]))
+            if before.get("unpriced") or after.get("unpriced"):
+                change = UNKNOWN
             changed += _changed_items(name, before["items"], after["items"])
         lines.append(f"| {name} | {_total_cell(before)} | {_total_cell(after)} | {change} |")
     if changed:
@@ -700,14 +782,17 @@ def _changed_items(
         was, now = old.get(key), new.get(key)
         before_amount = Decimal(was["monthly"]) if was else Decimal(0)
         after_amount = Decimal(now["monthly"]) if now else Decimal(0)
-        if before_amount == after_amount:
+        was_unpriced = bool(was and was.get("unpriced"))
+        now_unpriced = bool(now and now.get("unpriced"))
+        if before_amount == after_amount and was_unpriced == now_unpriced:
             continue
         label = (now or was or {})["label"]
         if was and now and was["detail"] and was["detail"] != now["detail"]:
             label = f"{label} (was {was['detail']})"
+        change = UNKNOWN if was_unpriced or now_unpriced else _change(before_amount, after_amount)
         rows.append(
-            f"| {stack} | {label} | {usd(before_amount)} | {usd(after_amount)} | "
-            f"{_change(before_amount, after_amount)} |"
+            f"| {stack} | {label} | {UNKNOWN if was_unpriced else usd(before_amount)} | "
+            f"{UNKNOWN if now_unpriced else usd(after_amount)} | {change} |"
         )
     return rows
 
@@ -720,6 +805,16 @@ def _read_report(path: Path) -> dict[str, Any] | None:
 
 
 # ------------------------------------------------------------------------------------ main
+def _checked_stack_cost(stack: str, prices: Mapping[str, Any]) -> StackCost:
+    """stack_cost, with a stack file the program refuses named in one error, not a traceback."""
+    try:
+        return stack_cost(stack, prices=prices)
+    except SettingsError as error:
+        raise PricingError(
+            f"Pulumi.{stack}.yaml: {error}\n(`make check STACK={stack}` checks it alone)"
+        ) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="The idle monthly cost of each stack, priced with scripts/prices.json."
@@ -754,7 +849,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         prices = load_prices()
         stacks = README_STACKS if options.markdown else options.stack or STACKS
-        costs = [stack_cost(stack, prices=prices) for stack in stacks]
+        costs = [_checked_stack_cost(stack, prices) for stack in stacks]
     except PricingError as error:
         print(f"cost.py: {error}", file=sys.stderr)
         return 1

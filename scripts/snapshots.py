@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""The resource graph each shipped stack file registers, as a reviewed snapshot.
+"""The resource graph each test stack file (tests/stacks/) registers, as a reviewed snapshot.
 
 Runs the program under the test suite's mocks (no AWS, no Pulumi CLI) and writes, per stack
 file, every resource it registers: type, logical name, parent, the inputs AWS would receive
 (secrets masked, user data decoded, JSON policies parsed so a diff reads line by line), the
 resources it waits for, and ignored properties. Committed under tests/snapshots/, they put
-every infrastructure change of a pull request in its diff; tests/test_snapshots.py fails on
-any difference and names the command that refreshes them:
+every change of the program's infrastructure in a pull request's diff (of the tests' own stack
+files, so a team's edits to the shipped Pulumi.<stack>.yaml change no snapshot);
+tests/test_snapshots.py fails on any difference and names the command that refreshes them:
 
     make snapshots          # python scripts/snapshots.py --write
 """

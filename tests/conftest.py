@@ -7,8 +7,8 @@ import pytest
 from tests.harness import stack_config
 
 STACKS = ("dev", "prod", "staging")
-# Each stack file as it is, and with the modes it does not ship with: the whole-program checks
-# that must hold everywhere run on each of these.
+# Each test stack file (tests/stacks/) as it is, and with the modes it does not ship with: the
+# whole-program checks that must hold everywhere run on each of these.
 MODES: list[tuple[str, dict[str, str]]] = [
     *((stack, {}) for stack in STACKS),
     *((stack, {"originAccess": "vpcOrigin", "natGateways": "perAz"}) for stack in STACKS),
@@ -31,7 +31,7 @@ MODE_IDS = [
 
 @pytest.fixture
 def dev_config() -> dict[str, str]:
-    """Pulumi.yaml defaults merged with Pulumi.dev.yaml, as the CLI would pass them."""
+    """Pulumi.yaml defaults merged with tests/stacks/Pulumi.dev.yaml, as the CLI passes them."""
     return stack_config("dev")
 
 

@@ -5,7 +5,10 @@ names in camelCase, secrets as Pulumi's secret envelopes), so tests assert on pl
 the run instead of inside `apply` callbacks that might never be awaited.
 
 Config is loaded the way the Pulumi CLI loads it: the defaults declared in Pulumi.yaml, then the
-stack file, then per-test overrides; every value reaches the program as a string.
+stack file, then per-test overrides; every value reaches the program as a string. The stack
+files the tests run are their own (tests/stacks/), so a team's edits to the shipped
+Pulumi.<stack>.yaml files change no expectation; tests/test_project_files.py checks the shipped
+files for what holds of any valid stack file.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ from tests import pulumi_internals
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
 PROJECT_NAME: str = PROJECT["name"]
+# The stack files a team edits and deploys, and the copies the tests own (their expectations
+# are written against these; edit them only together with the tests).
+SHIPPED_STACKS = PROJECT_DIR
+TEST_STACKS = PROJECT_DIR / "tests" / "stacks"
 pulumi_internals.skip_source_positions()
 SECRET_SIG = pulumi_internals.SECRET_SIG
 SECRET_VALUE_SIG = pulumi_internals.SECRET_VALUE_SIG
@@ -55,12 +62,31 @@ def project_defaults() -> dict[str, str]:
     return defaults
 
 
-def stack_config(stack: str) -> dict[str, str]:
-    """The config of Pulumi.<stack>.yaml merged over the project defaults."""
-    stack_file = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text()) or {}
+def stack_file_path(stack: str, directory: Path = TEST_STACKS) -> Path:
+    return directory / f"Pulumi.{stack}.yaml"
+
+
+def stack_names(directory: Path = SHIPPED_STACKS) -> list[str]:
+    """The stacks with a file (Pulumi.<stack>.yaml) in `directory`, sorted."""
+    return sorted(
+        path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+        for path in directory.glob("Pulumi.*.yaml")
+    )
+
+
+def stack_file_config(path: Path) -> dict[str, str]:
+    """The config of a stack file merged over the project defaults, as the CLI passes it."""
+    stack_file = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     merged = project_defaults()
-    merged.update({key: _wire_value(value) for key, value in stack_file["config"].items()})
+    merged.update(
+        {key: _wire_value(value) for key, value in (stack_file.get("config") or {}).items()}
+    )
     return merged
+
+
+def stack_config(stack: str, directory: Path = TEST_STACKS) -> dict[str, str]:
+    """The config of Pulumi.<stack>.yaml (the tests' copy unless told) over the defaults."""
+    return stack_file_config(stack_file_path(stack, directory))
 
 
 def with_overrides(config: Mapping[str, str], overrides: Mapping[str, Any]) -> dict[str, str]:
@@ -252,6 +278,7 @@ INSTANCE_SIZE_MEMORY_MIB = {
 
 # An invoke's answer: its result, or ({}, [(property, reason)]) for a failure as AWS reports it.
 Answer = dict[str, Any] | tuple[dict[str, Any], list[tuple[str, str]]]
+Answers = Mapping[str, Callable[[dict[str, Any]], Answer]]  # by invoke token
 
 
 def _instance_type(args: dict[str, Any]) -> Answer:
@@ -337,7 +364,8 @@ def _security_group(args: dict[str, Any]) -> Answer:
 class RecordingMocks(pulumi.runtime.Mocks):
     """Answers resources and invokes like AWS would for this program, recording every call."""
 
-    def __init__(self, run: Run, zones: list[str]) -> None:
+    def __init__(self, run: Run, zones: list[str], answers: Answers | None = None) -> None:
+        """`answers` replace the mocks' own for their tokens (scripts/check.py's offline ones)."""
         self._run = run
         self._answers: dict[str, Callable[[dict[str, Any]], Answer]] = {
             AVAILABILITY_ZONES_TOKEN: lambda _: {
@@ -363,6 +391,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "userId": "AIDAEXAMPLE",
                 "id": ACCOUNT_ID,
             },
+            **(answers or {}),
         }
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
@@ -417,13 +446,17 @@ class RecordingMonitor(pulumi_internals.MockMonitor):
 
 
 def _run(
-    program: Callable[[], Any], config: Mapping[str, str], stack: str, zones: list[str] | None
+    program: Callable[[], Any],
+    config: Mapping[str, str],
+    stack: str,
+    zones: list[str] | None,
+    answers: Answers | None = None,
 ) -> tuple[Run, BaseException | None]:
     run = Run()
     if zones is None:  # the region's zones: six in us-east-1, three elsewhere
         region = config.get("aws:region", "us-east-1")
         zones = US_EAST_1_ZONES if region == "us-east-1" else [f"{region}{z}" for z in "abc"]
-    recording_mocks = RecordingMocks(run, zones)
+    recording_mocks = RecordingMocks(run, zones, answers)
     pulumi.runtime.set_all_config(dict(config))
     pulumi_internals.reset_root_stack()  # a new root stack per run, so exports never leak
     pulumi.runtime.set_mocks(
@@ -453,9 +486,10 @@ def run_pulumi(
     *,
     stack: str = "test",
     zones: list[str] | None = None,
+    answers: Answers | None = None,
 ) -> Run:
     """Runs `program` under fresh mocks with exactly `config`; returns what it registered."""
-    run, error = _run(program, config, stack, zones)
+    run, error = _run(program, config, stack, zones, answers)
     if error is not None:
         raise error
     return run
@@ -484,10 +518,14 @@ def run_main(config: Mapping[str, str], *, stack: str = "test", **kwargs: Any) -
 
 
 def run_stack(stack: str, **overrides: Any) -> Run:
-    """The program run with a stack file's config (and overrides). Runs are cached for the
+    """The program run with a test stack file's config (and overrides). Runs are cached for the
     whole session by the config they get, so overrides that repeat a stack file's values share
     its run; tests must treat runs as read-only."""
-    config = with_overrides(stack_config(stack), overrides)
+    return run_config(stack, with_overrides(stack_config(stack), overrides))
+
+
+def run_config(stack: str, config: Mapping[str, str]) -> Run:
+    """The program run as `stack` with exactly `config`, cached like run_stack."""
     return _run_stack(stack, tuple(sorted(config.items())))
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests.harness import TEST_STACKS
 from tests.integration import __main__ as integration_cli
 from tests.integration import ephemeral
 from tests.integration.ephemeral import (
@@ -115,7 +116,7 @@ def test_only_ephemeral_names_have_a_creation_time(stack_name: str, created: dat
 
 def copy_of(stack_file: str, region: str = "us-east-1") -> StackConfig:
     return ephemeral.ephemeral_config(
-        ephemeral.load_stack_file(stack_file), stack_name=NAME, region=region
+        ephemeral.load_stack_file(stack_file, TEST_STACKS), stack_name=NAME, region=region
     )
 
 
@@ -146,7 +147,7 @@ def test_every_key_of_the_stack_file_is_copied() -> None:
 
 
 def test_deletion_protection_is_forced_off_even_where_the_stack_file_turns_it_on() -> None:
-    assert ephemeral.load_stack_file("prod")[f"{PROJECT}:deletionProtection"] is True
+    assert ephemeral.load_stack_file("prod", TEST_STACKS)[f"{PROJECT}:deletionProtection"] is True
 
     config = copy_of("prod")
 
@@ -155,7 +156,7 @@ def test_deletion_protection_is_forced_off_even_where_the_stack_file_turns_it_on
 
 
 def test_the_chosen_region_replaces_the_stack_files() -> None:
-    assert ephemeral.load_stack_file("staging")["aws:region"] == "eu-west-1"
+    assert ephemeral.load_stack_file("staging", TEST_STACKS)["aws:region"] == "eu-west-1"
 
     assert copy_of("staging", region="us-west-2").plain["aws:region"] == "us-west-2"
 
@@ -219,7 +220,9 @@ def test_region_comes_from_the_environment_before_the_stack_file(
 def test_plan_from_env_copies_the_chosen_stack_file(tmp_path: Path) -> None:
     env = {"INTEGRATION_STACK": "prod", "INTEGRATION_RECORD_FILE": str(tmp_path / "record")}
 
-    plan = ephemeral.plan_from_env(env, name=lambda stack_file: f"it-{stack_file}-x")
+    plan = ephemeral.plan_from_env(
+        env, project_dir=TEST_STACKS, name=lambda stack_file: f"it-{stack_file}-x"
+    )
 
     assert plan.stack_file == "prod"
     assert plan.stack_name == "it-prod-x"
@@ -828,8 +831,8 @@ def test_make_integration_opts_in_and_streams_the_output(tmp_path: Path) -> None
     ]
     assert commands == [
         "PULUMI_INTEGRATION=1 INTEGRATION_STACK=prod venv/bin/python -m tests.integration check",
-        f"PULUMI_BACKEND_URL=file://{ROOT}/.pulumi-state PULUMI_INTEGRATION=1 "
-        "INTEGRATION_STACK=prod venv/bin/python -m pytest tests/integration -s -n 0",
+        "PULUMI_INTEGRATION=1 INTEGRATION_STACK=prod venv/bin/python -m pytest tests/integration "
+        "-s -n 0",
     ]
 
 

@@ -369,7 +369,7 @@ def test_rollouts_are_guarded_by_the_stacks_own_alarms(stack_file: str) -> None:
 
 
 @pytest.mark.parametrize("stack_file", STACKS)
-def test_every_shipped_stack_gives_on_call_a_shell(stack_file: str) -> None:
+def test_every_stack_gives_on_call_a_shell(stack_file: str) -> None:
     run = run_stack(stack_file)
     description = run.named("operations-unhealthy-hosts").inputs["alarmDescription"]
 
@@ -469,7 +469,7 @@ def test_dashboard_graphs_exactly_this_stacks_resources(
         "GroupInServiceInstances",
         "GroupDesiredCapacity",
         "CPUUtilization",
-        "CPUCreditBalance",  # every shipped stack runs burstable t4g in standard mode
+        "CPUCreditBalance",  # every test stack runs burstable t4g in standard mode
     } <= names
 
 

@@ -14,7 +14,17 @@ import yaml
 from scripts import config_table
 from stack_settings import load_settings
 from tests.conftest import STACKS
-from tests.harness import PROJECT, PROJECT_DIR, PROJECT_NAME, run_pulumi, stack_config
+from tests.harness import (
+    PROJECT,
+    PROJECT_DIR,
+    PROJECT_NAME,
+    SHIPPED_STACKS,
+    TEST_STACKS,
+    run_pulumi,
+    stack_config,
+    stack_file_path,
+    stack_names,
+)
 
 # Pulumi's JSON schema of Pulumi.yaml (from the pulumi/pulumi repository).
 SCHEMA = json.loads((Path(__file__).parent / "data" / "pulumi-project.schema.json").read_text())
@@ -53,15 +63,35 @@ def test_every_key_is_declared_with_type_description_and_default(key: str) -> No
     assert has_declared_type(declaration, declaration["default"])
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_stack_files_set_only_declared_keys_with_declared_types(stack: str) -> None:
-    config = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
-
-    own = {
-        key.split(":", 1)[1]: value
-        for key, value in config.items()
-        if key.startswith(f"{PROJECT_NAME}:")
+def own_keys(config: dict[str, Any]) -> dict[str, Any]:
+    """A stack file's keys of this project, by short name."""
+    prefix = f"{PROJECT_NAME}:"
+    return {
+        key.removeprefix(prefix): value for key, value in config.items() if key.startswith(prefix)
     }
+
+
+# The shipped stack files are the team's: only what holds of any valid stack file is checked
+# here (declared keys of the declared types; tests/test_check.py: the program accepts them; the
+# README's tables: generated from them). The tests' expectations use tests/stacks/.
+@pytest.mark.parametrize("stack", stack_names(SHIPPED_STACKS))
+def test_shipped_stack_files_set_only_declared_keys_with_declared_types(stack: str) -> None:
+    config = yaml.safe_load(stack_file_path(stack, SHIPPED_STACKS).read_text())["config"]
+
+    own = own_keys(config)
+    assert set(own) <= set(DECLARED), set(own) - set(DECLARED)
+    for key, value in own.items():
+        assert has_declared_type(DECLARED[key], value), key
+    assert "aws:region" in config
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_test_stack_files_set_declared_keys_and_the_provider_keys_the_program_reads(
+    stack: str,
+) -> None:
+    config = yaml.safe_load(stack_file_path(stack, TEST_STACKS).read_text())["config"]
+
+    own = own_keys(config)
     assert set(own) <= set(DECLARED), set(own) - set(DECLARED)
     for key, value in own.items():
         assert has_declared_type(DECLARED[key], value), key
@@ -69,6 +99,10 @@ def test_stack_files_set_only_declared_keys_with_declared_types(stack: str) -> N
         "aws:region",
         "aws:defaultTags",
     }
+
+
+def test_the_tests_run_each_of_their_stack_files() -> None:
+    assert stack_names(TEST_STACKS) == sorted(STACKS)
 
 
 def test_settings_read_exactly_the_declared_keys(monkeypatch: pytest.MonkeyPatch) -> None:

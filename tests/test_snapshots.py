@@ -1,4 +1,4 @@
-"""The resource graph of each shipped stack file equals its reviewed snapshot.
+"""The resource graph of each test stack file (tests/stacks/) equals its reviewed snapshot.
 
 A difference is an infrastructure change: if it is intended, refresh the snapshots with
 `make snapshots` and commit them, so the pull request's diff shows it to the reviewer.

@@ -182,7 +182,11 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
         "type of the form family.size, e.g. t4g.micro",
     ),
     ({"instanceType": "T4G.MICRO"}, "instanceType 'T4G.MICRO' is invalid"),
-    ({"instanceType": "x9.large"}, "instanceType 'x9.large' is not offered in us-east-1"),
+    (
+        {"instanceType": "x9.large"},
+        "instanceType 'x9.large' is not an EC2 instance type: did you mean ",
+    ),
+    ({"instanceType": "m5.large"}, "instanceType 'm5.large' is not offered in us-east-1"),
     ({"instanceType": "mac2.metal"}, "instanceType 'mac2.metal' runs arm64_mac; use an arm64"),
     ({"minSize": 3, "maxSize": 2, "desiredCapacity": 2}, "minSize (3) must be <= maxSize (2)"),
     ({"desiredCapacity": 5}, "desiredCapacity (5) must be between minSize (1) and maxSize (2)"),
