@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -130,3 +131,38 @@ def test_readme_config_table_is_the_one_pulumi_yaml_renders() -> None:
     for key, declaration in DECLARED.items():
         assert f"| `{key}` | {declaration['type']}" in table
         assert declaration["description"] in table
+
+
+# Where the README's backticked names live when it gives them without their folder.
+README_NAME_FOLDERS = {
+    r"test_\w+\.py|transitions\.py": "tests",
+    r"[\w-]+\.yml": ".github/workflows",
+    r"[\w-]+\.service": "components/backend/app",
+}
+REPOSITORY_FOLDERS = (
+    "components/",
+    "tests/",
+    "scripts/",
+    "bootstrap/",
+    "policy/",
+    ".github/",
+    ".ci/",
+)
+
+
+def test_every_file_the_readme_names_exists() -> None:
+    names = set(re.findall(r"`([\w./-]+)`", (PROJECT_DIR / "README.md").read_text()))
+    missing = []
+    for name in sorted(names):
+        if name.startswith(REPOSITORY_FOLDERS):
+            path = PROJECT_DIR / name
+        else:
+            folder = next(
+                (f for p, f in README_NAME_FOLDERS.items() if re.fullmatch(p, name)), None
+            )
+            if folder is None:
+                continue
+            path = PROJECT_DIR / folder / name
+        if not path.exists():
+            missing.append(name)
+    assert missing == []
