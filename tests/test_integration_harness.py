@@ -861,6 +861,7 @@ def cli_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_PULUMI_LOG", str(log))
     monkeypatch.delenv("FAKE_PULUMI_LOCKED", raising=False)
+    monkeypatch.delenv("PULUMI_SECRETS_PROVIDER", raising=False)
     return log
 
 
@@ -895,6 +896,18 @@ def test_the_adapter_creates_configures_counts_and_removes_through_the_cli(
         ["stack", "export", "--show-secrets"],
         ["stack", "rm", "--yes"],
     ]  # fmt: skip
+
+
+def test_a_throw_away_stack_encrypts_with_the_environments_key_when_given(
+    cli_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.integration.automation import create_stack  # noqa: PLC0415
+
+    key = "awskms://alias/cdn-alb-backend-dev-secrets?region=us-east-1"
+    monkeypatch.setenv("PULUMI_SECRETS_PROVIDER", key)
+    create_stack(NAME)
+
+    assert cli_calls(cli_log)[0] == ["stack", "init", "--secrets-provider", key]
 
 
 def test_the_adapter_reports_a_locked_stack_as_such(

@@ -664,7 +664,8 @@ def test_workflows_read_only_variables_the_bootstrap_outputs() -> None:
     assert read == {
         "AWS_DEPLOY_ROLE_ARN_DEV", "AWS_DEPLOY_ROLE_ARN_STAGING", "AWS_DEPLOY_ROLE_ARN_PROD",
         "AWS_PREVIEW_ROLE_ARN_DEV", "AWS_PREVIEW_ROLE_ARN_PROD",
-        "AWS_REGION", "INSTANCE_ROLE_BOUNDARY", "PULUMI_BACKEND_URL",
+        "AWS_REGION", "INSTANCE_ROLE_BOUNDARY", "PULUMI_BACKEND_URL", "PULUMI_SECRETS_PROVIDER_DEV",
+        "PULUMI_SECRETS_PROVIDER_STAGING", "PULUMI_SECRETS_PROVIDER_PROD",
     }  # fmt: skip
     assert read <= set(bootstrap().exports)
 

@@ -6,6 +6,7 @@ skipped run start without loading the SDK.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -74,8 +75,17 @@ class AutomationStack:
 
 
 def create_stack(stack_name: str) -> AutomationStack:
-    """A new stack of this project; the program is the checkout's __main__.py and venv/."""
-    return AutomationStack(auto.create_stack(stack_name, work_dir=str(PROJECT_DIR)))
+    """A new stack of this project; the program is the checkout's __main__.py and venv/. Its
+    secrets go to PULUMI_SECRETS_PROVIDER (the environment's KMS key, in CI) when that is set,
+    as `make up` does, else to the backend's default (a passphrase for a self-managed one)."""
+    provider = os.environ.get("PULUMI_SECRETS_PROVIDER") or None
+    return AutomationStack(
+        auto.create_stack(
+            stack_name,
+            work_dir=str(PROJECT_DIR),
+            opts=auto.LocalWorkspaceOptions(secrets_provider=provider),
+        )
+    )
 
 
 @dataclass
