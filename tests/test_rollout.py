@@ -124,13 +124,18 @@ def refresh_is(stubber: Stubber, status: str, reason: str = "", refresh_id: str 
     )
 
 
+def refresh_started(stubber: Stubber) -> None:
+    """The group runs version 6, and AWS accepts the refresh to version 7."""
+    group_on(stubber, "6")
+    stubber.add_response("start_instance_refresh", {"InstanceRefreshId": REFRESH}, START_REQUEST)
+
+
 def test_a_new_version_starts_one_refresh_with_its_desired_configuration_and_waits(
     autoscaling: tuple[Any, Stubber],
 ) -> None:
     client, stubber = autoscaling
     clock = FakeClock()
-    group_on(stubber, "6")
-    stubber.add_response("start_instance_refresh", {"InstanceRefreshId": REFRESH}, START_REQUEST)
+    refresh_started(stubber)
     for status in ("Pending", "InProgress", "Baking", "Successful"):
         refresh_is(stubber, status)
 
@@ -173,8 +178,7 @@ def test_each_end_but_success_fails_the_deploy_naming_status_and_reason(
 ) -> None:
     client, stubber = autoscaling
     clock = FakeClock()
-    group_on(stubber, "6")
-    stubber.add_response("start_instance_refresh", {"InstanceRefreshId": REFRESH}, START_REQUEST)
+    refresh_started(stubber)
     refresh_is(stubber, "InProgress")
     refresh_is(stubber, status, reason)
 
@@ -189,8 +193,7 @@ def test_a_refresh_past_the_timeout_fails_the_deploy_and_is_left_running(
 ) -> None:
     client, stubber = autoscaling
     clock = FakeClock()
-    group_on(stubber, "6")
-    stubber.add_response("start_instance_refresh", {"InstanceRefreshId": REFRESH}, START_REQUEST)
+    refresh_started(stubber)
     for _ in range(600 // POLL_SECONDS + 1):
         refresh_is(stubber, "InProgress")
 
