@@ -187,6 +187,13 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
         "instanceType 'x9.large' is not an EC2 instance type: did you mean ",
     ),
     ({"instanceType": "m5.large"}, "instanceType 'm5.large' is not offered in us-east-1"),
+    ({"originSecretVersion": 0}, "originSecretVersion (0) must be between 1 and 1000000"),
+    ({"originSecretVersion": "two"}, "originSecretVersion 'two' is not a whole number"),
+    (
+        {"instanceRoleBoundary": "arn:aws:iam::123456789012:policy/boundary"},
+        "instanceRoleBoundary 'arn:aws:iam::123456789012:policy/boundary' is invalid: name an "
+        "IAM managed policy of this account",
+    ),
     ({"instanceType": "mac2.metal"}, "instanceType 'mac2.metal' runs arm64_mac; use an arm64"),
     ({"minSize": 3, "maxSize": 2, "desiredCapacity": 2}, "minSize (3) must be <= maxSize (2)"),
     ({"desiredCapacity": 5}, "desiredCapacity (5) must be between minSize (1) and maxSize (2)"),
