@@ -13,6 +13,7 @@ import pulumi_aws as aws
 
 from components.alb_origin import OriginAccess
 from components.backend import SUPPORTED_ARCHITECTURES, BackendSettings
+from components.backend.app_source import image_parameter
 from components.network import AvailabilityZone, has_zone_slot
 from instance_types import is_instance_type, nearest_instance_type
 
@@ -215,7 +216,7 @@ def machine_image_facts(image_id: str) -> tuple[str, str]:
 def machine_image_root_device(backend: BackendSettings, problems: list[str]) -> str:
     """A literal machineImage's root device, once it is known to exist and fit the type."""
     image_id = backend.app.machine_image
-    if not image_id or image_id.startswith("resolve:ssm:"):
+    if not image_id or image_parameter(image_id) is not None:
         return ""
     try:
         architecture, root_device = machine_image_facts(image_id)

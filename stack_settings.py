@@ -31,6 +31,7 @@ from components.backend import BackendSettings
 from components.backend.app_source import (
     AppSource,
     SecretStore,
+    image_parameter,
     machine_image_problems,
     parse_environment,
     parse_image,
@@ -356,9 +357,9 @@ def _read_app(read: _ConfigReader) -> AppSource:
     machine_image = read.text("machineImage", lambda _: True, "")
     image_problems = machine_image_problems(machine_image)
     problems += image_problems
-    parameter = machine_image.removeprefix("resolve:ssm:")
+    parameter = image_parameter(machine_image)
     if (
-        parameter != machine_image
+        parameter is not None
         and not image_problems
         and not parameter.startswith(IMAGE_PARAMETER_PREFIXES)
     ):

@@ -22,7 +22,7 @@ import pulumi_random as random
 from components import component_types
 from components.alb_origin import AlbOrigin, OriginAccess, OriginHeader, VpcOriginTarget
 from components.backend.app_access import app_read_policy, reads_anything
-from components.backend.app_source import AppSource
+from components.backend.app_source import AppSource, image_parameter
 from components.backend.rollout import (
     MachineImage,
     MachineImageArgs,
@@ -581,13 +581,14 @@ class LoadBalancedBackend(pulumi.ComponentResource):
         is, else the AMI its SSM parameter (Amazon Linux 2023's by default) names at the
         first deploy, kept until the parameter changes or the resource is replaced."""
         machine_image = settings.app.machine_image
-        if machine_image and not machine_image.startswith("resolve:ssm:"):
+        parameter = image_parameter(machine_image)
+        if machine_image and parameter is None:
             return machine_image, settings.machine_image_root_device
         image = MachineImage(
             f"{self._name}-image",
             MachineImageArgs(
-                parameters={settings.architecture: machine_image.removeprefix("resolve:ssm:")}
-                if machine_image
+                parameters={settings.architecture: parameter}
+                if parameter
                 else AL2023_IMAGE_PARAMETERS,
                 region=settings.region,
                 profile=settings.aws_profile,

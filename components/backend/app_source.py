@@ -94,11 +94,21 @@ def parse_image(value: str) -> tuple[ContainerImage | None, list[str]]:
     return ContainerImage(value), []
 
 
+SSM_IMAGE_PREFIX = "resolve:ssm:"  # a machineImage named by an SSM parameter, not an AMI id
+
+
+def image_parameter(machine_image: str | None) -> str | None:
+    """The SSM parameter a `resolve:ssm:<name>` machineImage names; None for an AMI id or none."""
+    if machine_image and machine_image.startswith(SSM_IMAGE_PREFIX):
+        return machine_image.removeprefix(SSM_IMAGE_PREFIX)
+    return None
+
+
 def machine_image_problems(value: str) -> list[str]:
     if not value:
         return []
-    parameter = value.removeprefix("resolve:ssm:")
-    if AMI_ID.match(value) or (value != parameter and SSM_PARAMETER_NAME.match(parameter)):
+    parameter = image_parameter(value)
+    if AMI_ID.match(value) or (parameter is not None and SSM_PARAMETER_NAME.match(parameter)):
         return []
     return [
         f"machineImage {value!r} is invalid: use an AMI id (ami-0123456789abcdef0) or "
