@@ -138,6 +138,7 @@ class LoadBalancedBackend(pulumi.ComponentResource):
         self._name = name
         self._child = pulumi.ResourceOptions(parent=self)
         self._settings = settings = args.settings
+        self._account: pulumi.Output[str] | None = None  # asked when first needed
 
         alb_group, instance_group = self._security_groups(args)
         self._alb_group = alb_group
@@ -549,18 +550,24 @@ class LoadBalancedBackend(pulumi.ComponentResource):
             aws.iam.RolePolicy(f"{name}-instance-app", role=role.id, policy=app_reads, opts=child)
         return aws.iam.InstanceProfile(f"{name}-instance-profile", role=role.name, opts=child)
 
+    def _account_id(self) -> pulumi.Output[str]:
+        """This account's id, asked once for the role's boundary and its app reads."""
+        if self._account is None:
+            identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+            self._account = identity.account_id
+        return self._account
+
     def _boundary_arn(self, settings: BackendSettings) -> pulumi.Output[str] | None:
         """The permissions boundary bootstrap/ owns, which the CI deploy role requires on
         every role it creates (instanceRoleBoundary); None: no boundary."""
         if not settings.instance_role_boundary:
             return None
-        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
         return pulumi.Output.concat(
             "arn:",
             partition.partition,
             ":iam::",
-            account.account_id,
+            self._account_id(),
             ":policy/",
             settings.instance_role_boundary,
         )
@@ -569,8 +576,7 @@ class LoadBalancedBackend(pulumi.ComponentResource):
         """The app's image and secrets, by exact ARN (see app_access.py); None: nothing to read."""
         if not reads_anything(settings.app):  # no policy, and no account lookup
             return None
-        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        return account.account_id.apply(
+        return self._account_id().apply(
             lambda account_id: json.dumps(
                 app_read_policy(settings.app, settings.region, account_id)
             )
