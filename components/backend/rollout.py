@@ -42,7 +42,7 @@ REFRESH_ENDED = frozenset(
     {"Successful", "Failed", "Cancelled", "RollbackSuccessful", "RollbackFailed"}
 )
 POLL_SECONDS = 15
-# Polls while another refresh (one a killed `pulumi up` left) holds the group.
+# StartInstanceRefresh's error while another refresh (one a killed `pulumi up` left) runs.
 REFRESH_IN_PROGRESS = "InstanceRefreshInProgress"
 
 Sleep = Callable[[float], None]
@@ -202,9 +202,12 @@ def roll_out(
     return refresh_id
 
 
-# Which inputs a change of starts a refresh; the rest are kept for the next one.
-ROLLOUT_KEYS = ("launch_template_id", "launch_template_version")
-ROLLOUT_SETTINGS = ("preferences", "timeout_seconds", "region", "profile")
+# Inputs whose change updates the resource; the update starts a refresh only when the group's
+# launch template differs from the one named (roll_out), so new preferences alone start none.
+ROLLOUT_INPUTS = (
+    "launch_template_id", "launch_template_version", "preferences", "timeout_seconds", "region",
+    "profile",
+)  # fmt: skip
 
 
 def _changed(olds: Mapping[str, Any], news: Mapping[str, Any], keys: Sequence[str]) -> list[str]:
@@ -217,7 +220,7 @@ class RolloutProvider(ResourceProvider):
         return CreateResult(id_=props["group_name"], outs={**props, "refresh_id": refresh_id})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = _changed(olds, news, (*ROLLOUT_KEYS, *ROLLOUT_SETTINGS))
+        changed = _changed(olds, news, ROLLOUT_INPUTS)
         # A new group (replaced) is a new rollout resource; the rest update in place.
         replaces = _changed(olds, news, ("group_name",))
         return DiffResult(changes=bool(changed or replaces), replaces=replaces)
