@@ -968,20 +968,25 @@ def test_image_parameters_are_what_the_stack_settings_accept(env: str) -> None:
 
 # ----------------------------------------------------------------------------- parliament
 def rendered_policies(run: Run) -> dict[str, dict[str, Any]]:
-    """Every permissions policy the bootstrap renders, by where it goes: each resource's
-    `policy` input (managed policies, the bucket and key policies), and each role's attached
+    """Every permissions policy the bootstrap renders, by where it goes: each role's attached
     policies as one document (so checks that look across statements, such as privilege
-    escalation, see all of a role at once). Trust policies have no Resource, which parliament
-    calls MALFORMED: the trust tests above pin them instead."""
+    escalation, see all of a role at once; each statement is linted once, in its role), and
+    every other resource's `policy` input (the boundary, the bucket and key policies). Trust
+    policies have no Resource, which parliament calls MALFORMED: the trust tests above pin them
+    instead."""
+    roles = [role.name for role in run.of_type("aws:iam/role:Role")]
     rendered = {
         f"{resource.name}.policy": json.loads(resource.inputs["policy"])
         for resource in run.resources
         if isinstance(resource.inputs.get("policy"), str)
+        and not any(resource.name.startswith(f"{role}-") for role in roles)
     }
-    for role in run.of_type("aws:iam/role:Role"):
-        documents = policy_documents(run, role.name.removeprefix("github-"))
+    for role in roles:
+        documents = policy_documents(run, role.removeprefix("github-"))
         statements = [s for document in documents for s in document["Statement"]]
-        rendered[f"{role.name} (all attached)"] = policies.document(statements)
+        # In Sid order: how the statements are split into policies varies with name lengths.
+        statements.sort(key=lambda statement: statement.get("Sid", ""))
+        rendered[f"{role} (all attached)"] = policies.document(statements)
     return rendered
 
 
@@ -1108,32 +1113,40 @@ def resource_type(arn: str) -> tuple[str, str]:
     return parts[2], re.split(r"[/:]", parts[5], maxsplit=1)[0]
 
 
-def _role_of(name: str) -> str | None:
-    """The role whose attached policy a rendered policy's name is (`github-deploy-dev-2`)."""
-    match = re.fullmatch(r"github-(.+?)(?:-\d+\.policy| \(all attached\))", name)
-    return match[1] if match else None
+def environment_neutral(document: dict[str, Any]) -> str:
+    """A policy's JSON with every environment's name (stack or GitHub environment) replaced by
+    one placeholder. The environments' policies come from one template, so their neutral
+    texts are equal and parliament lints each shape once; a policy that differs by more than
+    its environment's name is linted on its own."""
+    names = {name for stacks, github in ENVIRONMENTS.values() for name in (*stacks, github)}
+    words = "|".join(sorted(map(re.escape, names), key=len, reverse=True))
+    return re.sub(rf"(?<![A-Za-z0-9])(?:{words})(?![A-Za-z0-9])", "ENV", json.dumps(document))
 
 
 @functools.cache
+def parliament_result(neutral_policy: str) -> tuple[bool, list[tuple[str, str, Any]]]:
+    """One policy through parliament with its community auditors: whether it is valid (an
+    invalid policy stops parliament before its checks) and its findings, one per (issue,
+    statement)."""
+    document = json.loads(neutral_policy)
+    policy = analyze_policy_string(
+        neutral_policy, include_community_auditors=True, ignore_private_auditors=True
+    )
+    findings = [
+        (finding.issue, sid, finding.detail)
+        for finding in policy.findings
+        if not _covered_elsewhere(finding, document["Statement"])
+        for sid in sorted(finding_statements(finding, document)) or [""]
+    ]
+    return policy.is_valid, findings
+
+
 def parliament_findings() -> dict[str, tuple[bool, list[tuple[str, str, Any]]]]:
-    """Each rendered policy through parliament with its community auditors: whether it is
-    valid (an invalid policy stops parliament before its checks) and its findings, one per
-    (issue, statement)."""
-    results = {}
-    for name, document in rendered_policies(bootstrap()).items():
-        policy = analyze_policy_string(
-            json.dumps(document), include_community_auditors=True, ignore_private_auditors=True
-        )
-        role = _role_of(name)
-        whole_role = role_statements(role) if role else document["Statement"]
-        findings = [
-            (finding.issue, sid, finding.detail)
-            for finding in policy.findings
-            if not _covered_elsewhere(finding, whole_role)
-            for sid in sorted(finding_statements(finding, document)) or [""]
-        ]
-        results[name] = (policy.is_valid, findings)
-    return results
+    """Each rendered policy's parliament result, by where it goes."""
+    return {
+        name: parliament_result(environment_neutral(document))
+        for name, document in rendered_policies(bootstrap()).items()
+    }
 
 
 def test_parliament_lints_every_rendered_policy_to_the_end() -> None:
