@@ -42,10 +42,12 @@ APP = {
     "appImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/orders-api:1.4.2",
     "vpcEndpoints": ["ecr.api", "ecr.dkr"],
 }
+DIGEST = "sha256:" + "0f" * 32
 AUTOMATIC = {"availabilityZones": [], "azCount": 3}
 # (before, after): each change from the base and back.
 CHANGES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "instanceType same zones": ({}, {"instanceType": "t3.small"}),
+    "instanceType same architecture": ({}, {"instanceType": "t4g.micro"}),
     # Automatic zones: t2 is offered in use1-az3 (the mocks' us-east-1c), Nitro types are not.
     "instanceType other zones": (
         {**AUTOMATIC, "instanceType": "t2.small"},
@@ -69,6 +71,15 @@ CHANGES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "domainName on": ({}, {"domainName": "api.example.com"}),
     "domainName off": ({"domainName": "api.example.com"}, {}),
     "appImage tag": (APP, {**APP, "appImage": APP["appImage"].replace("1.4.2", "1.5.0")}),
+    "appImage digest": (APP, {**APP, "appImage": APP["appImage"].replace(":1.4.2", f"@{DIGEST}")}),
+    "appEnvironment": (
+        {**APP, "appEnvironment": ["LOG_LEVEL=info"]},
+        {**APP, "appEnvironment": ["LOG_LEVEL=debug"]},
+    ),
+    "machineImage": (
+        {"machineImage": "ami-0123456789abcdef0"},
+        {"machineImage": "ami-0a0b0c0d0e0f01234"},  # another root device: still the template
+    ),
     "minSize": ({}, {"minSize": 3, "desiredCapacity": 3}),
     "maxSize": ({}, {"maxSize": 9}),
     "instanceConnect off": ({}, {"instanceConnect": False}),
@@ -104,15 +115,18 @@ def test_every_step_of_the_change_is_one_aws_accepts(change: str) -> None:
     assert result.subnets_that_moved() == []
 
 
-def test_a_new_app_version_touches_only_the_launch_template_and_starts_one_rollout() -> None:
-    result = plan_of("appImage tag")
+@pytest.mark.parametrize(
+    "change", ["appImage tag", "appImage digest", "appEnvironment", "machineImage"]
+)
+def test_a_new_version_touches_only_the_launch_template_and_starts_one_rollout(change: str) -> None:
+    result = plan_of(change)
 
     assert result.replaced == {}
     assert result.names(result.updated) == ["backend-lt"]
     assert result.rollouts == 1
 
 
-@pytest.mark.parametrize("change", ["instanceType same zones"])
+@pytest.mark.parametrize("change", ["instanceType same zones", "instanceType same architecture"])
 def test_a_new_instance_type_touches_only_the_launch_template(change: str) -> None:
     result = plan_of(change)
 
@@ -153,12 +167,13 @@ def test_scaling_keys_update_the_group_in_place_and_wait_on_nothing() -> None:
 def test_the_plan_sees_what_the_old_program_got_wrong() -> None:
     """The checks themselves: a target group kept across a new ALB, and an Instance Connect
     Endpoint created beside its old self, are conflicts."""
-    result = plan(fresh_run({}), fresh_run({"originAccess": "vpcOrigin"}))
+    # The cached runs serve where only the plan is edited; a run that is edited is a fresh one.
+    result = plan(run_with({}), run_with({"originAccess": "vpcOrigin"}))
     for urn in [u for u in result.replaced if u.endswith("::backend-tg")]:
         del result.replaced[urn]
     assert any("TargetGroupAssociationLimit" in c for c in result.conflicts())
 
-    moved = plan(fresh_run({}), fresh_run({"availabilityZones": ["use1-az2", "use1-az1"]}))
+    moved = plan(run_with({}), fresh_run({"availabilityZones": ["use1-az2", "use1-az1"]}))
     eice = next(u for u in moved.replaced if u.endswith("::backend-eice"))
     endpoint = moved.after.by_urn(eice)
     object.__setattr__(endpoint, "delete_before_replace", False)
