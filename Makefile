@@ -45,6 +45,7 @@ endif
 endif
 
 help:
+	@echo "make help                   this list"
 	@echo "make test                   lint, type-check and run the offline test suite"
 	@echo "make up STACK=dev           deploy a stack (creates it if it has a stack file)"
 	@echo "make preview STACK=dev      show what 'up' would change"
@@ -55,6 +56,10 @@ help:
 	@echo "make docs                   regenerate the README's configuration and cost tables"
 	@echo "make snapshots              refresh tests/snapshots/ (each test stack's resource graph)"
 	@echo "make cost [STACK=dev]       idle monthly cost per line item, all stacks or one (no AWS needed)"
+	@echo "make venv                   create venv/ with the program's and the tests' packages"
+	@echo "make lint                   ruff (lint, format), zizmor and actionlint on the workflows"
+	@echo "make typecheck              pyright"
+	@echo "make unit                   the pytest suite alone, a worker per core"
 
 venv: $(VENV)/.installed
 
