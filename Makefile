@@ -3,6 +3,11 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
+# Python's bytecode caches, pytest's rewritten test modules among them, are written once and
+# reused: where PYTHONDONTWRITEBYTECODE is set (some images and shells set it), each run would
+# compile pulumi_aws's modules and the tests again, seconds of every test run's start.
+unexport PYTHONDONTWRITEBYTECODE
+
 STACK ?= dev
 VENV := venv
 PYTHON := $(VENV)/bin/python
