@@ -1,20 +1,26 @@
 """Deploy a throw-away copy of a stack, prove it works, and always tear it down again.
 
 The orchestration is plain Python around a small interface, `EphemeralStack`, so the naming, the
-config copy, the phase timing, the clean-up on failure or interruption and the skip reasons all
-run offline against a fake (tests/test_integration_harness.py). tests/integration/automation.py
-implements the interface with Pulumi's Automation API.
+copy's settings file, the phase timing, the clean-up on failure or interruption and the skip
+reasons all run offline against a fake (tests/test_integration_harness.py).
+tests/integration/automation.py implements the interface with Pulumi's Automation API.
 
-The config copy goes through the Pulumi CLI, as a person would do it (`pulumi config set-all`):
-top-level values as plain strings, maps and lists such as `aws:defaultTags` as `--path` keys
-(`aws:defaultTags.tags.Environment=dev`). That works with every CLI version the SDK accepts and
-leaves the new stack's settings file to Pulumi. Values `--path` cannot carry unchanged (secrets,
-strings that read as numbers or booleans) are refused before anything is created.
+The copy's config is the stack file's, read with PyYAML (as the tests read every stack file), with
+its region, deletion protection and run tag set for the copy. The harness writes it as the copy's
+own settings file, Pulumi.<copy>.yaml in the project, before the stack is created: `pulumi stack
+init` keeps that config and adds its secrets provider's keys, and `pulumi up` reads it as any
+stack's. So maps, lists, numbers, booleans and strings that look like numbers reach the copy as
+the stack file has them; every string is written quoted, so no YAML reader retypes one. Secrets
+are refused before anything is created: they are encrypted for their own stack alone. The file
+lives as long as the stack: `pulumi stack rm` deletes it and the harness removes whatever is left,
+after a failure or an interruption too; a stack that outlives the run keeps it for `make
+integration-cleanup`. Its name, Pulumi.it-*.yaml, is git-ignored.
 """
 
 from __future__ import annotations
 
 import configparser
+import copy
 import json
 import re
 import secrets
@@ -111,10 +117,9 @@ class ConfigCopyError(ValueError):
     """The stack file holds something an ephemeral copy cannot or must not reproduce."""
 
 
-@dataclass(frozen=True)
-class StackConfig:
-    plain: dict[str, str]  # top-level keys, set as they are
-    paths: dict[str, str]  # values inside maps and lists, keyed by `--path` expressions
+def stack_settings_path(stack: str, project_dir: Path = PROJECT_DIR) -> Path:
+    """Pulumi.<stack>.yaml: where Pulumi keeps a stack's settings (its config among them)."""
+    return project_dir / f"Pulumi.{stack}.yaml"
 
 
 def available_stack_files(project_dir: Path = PROJECT_DIR) -> list[str]:
@@ -126,57 +131,41 @@ def available_stack_files(project_dir: Path = PROJECT_DIR) -> list[str]:
 
 
 def load_stack_file(stack_file: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    path = project_dir / f"Pulumi.{stack_file}.yaml"
+    path = stack_settings_path(stack_file, project_dir)
     if not STACK_NAME_RULE.fullmatch(stack_file) or not path.is_file():
         choices = ", ".join(available_stack_files(project_dir))
         raise ConfigCopyError(f"no stack file Pulumi.{stack_file}.yaml (choose one of: {choices})")
     return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("config") or {}
 
 
-# `pulumi config set --path` stores "true"/"false" as booleans and integers as numbers.
-RETYPED_BY_PATH = re.compile(r"[+-]?\d+|true|false")
-PLAIN_SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-
-
-def _segment(name: str, where: str) -> str:
-    if PLAIN_SEGMENT.fullmatch(name):
-        return f".{name}"
-    if '"' in name or "=" in name:
-        raise ConfigCopyError(f"{where}: the key {name!r} cannot be written as a --path segment")
-    return f'["{name}"]'
-
-
-def _path_values(path: str, value: Any) -> Iterator[tuple[str, str]]:
-    if isinstance(value, Mapping) and "secure" in value:
-        raise ConfigCopyError(
-            f"{path} is a secret, encrypted for its own stack: set it on the copy by hand"
-        )
-    if isinstance(value, Mapping | list) and not value:
-        raise ConfigCopyError(f"{path} is empty: --path can only set values inside it")
+def _refuse_secrets(key: str, value: Any) -> None:
+    """A secure value is encrypted with its own stack's secrets provider (a key, salt or data key
+    of that stack's): the copy, created with a provider of its own, could not decrypt it."""
     if isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _path_values(path + _segment(str(key), path), item)
+        if "secure" in value:
+            raise ConfigCopyError(
+                f"{key} is a secret, encrypted for its own stack: a copy cannot decrypt it; "
+                "integration-test a stack file without secrets"
+            )
+        for name, item in value.items():
+            _refuse_secrets(f"{key}.{name}", item)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _path_values(f"{path}[{index}]", item)
-    elif isinstance(value, bool):  # before int: a bool is an int to Python
-        yield path, "true" if value else "false"
-    elif isinstance(value, int):
-        yield path, str(value)
-    elif isinstance(value, str) and not RETYPED_BY_PATH.fullmatch(value):
-        yield path, value
-    else:
-        raise ConfigCopyError(
-            f"{path} = {value!r} would change type through `pulumi config set --path`"
-        )
+            _refuse_secrets(f"{key}[{index}]", item)
 
 
-def _plain_value(key: str, value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float | str):
-        return str(value)
-    raise ConfigCopyError(f"{key} = {value!r} is not a value a stack file can set")
+def _with_run_tag(default_tags: Any, stack_name: str) -> dict[str, Any]:
+    """aws:defaultTags with the run tag added to its `tags`, both made when the file has none."""
+    default_tags = {} if default_tags is None else default_tags
+    if isinstance(default_tags, Mapping):
+        tags = default_tags.get("tags")
+        tags = {} if tags is None else tags
+        if isinstance(tags, Mapping):
+            return {**default_tags, "tags": {**tags, RUN_TAG: stack_name}}
+    raise ConfigCopyError(
+        f"aws:defaultTags is {default_tags!r}: the copy needs a map with a map `tags` for its "
+        f"{RUN_TAG} tag"
+    )
 
 
 def ephemeral_config(
@@ -185,28 +174,45 @@ def ephemeral_config(
     stack_name: str,
     region: str,
     project: str = PROJECT_NAME,
-) -> StackConfig:
-    """Every key of the stack file, plus what makes the copy safe to create and to destroy."""
+) -> dict[str, Any]:
+    """Every key of the stack file, its value as it is, plus what makes the copy safe to create
+    and to destroy: the chosen region, deletion protection off and the run tag."""
     domain = stack_file_config.get(f"{project}:domainName")
     if domain:
         raise ConfigCopyError(
             f"{project}:domainName is {domain!r}: a copy would claim the same DNS name and "
             "certificate as the real stack; integration-test a stack file without a domain"
         )
-    plain: dict[str, str] = {}
-    paths: dict[str, str] = {}
     for key, value in stack_file_config.items():
-        if isinstance(value, Mapping | list):
-            if "." in key or "[" in key:
-                raise ConfigCopyError(f"{key}: a key with '.' or '[' cannot start a --path")
-            paths.update(_path_values(key, value))
-        else:
-            plain[key] = _plain_value(key, value)
-    plain["aws:region"] = region
+        _refuse_secrets(key, value)
+    config = copy.deepcopy(dict(stack_file_config))
+    config["aws:region"] = region
     # The copy must always be destroyable, whatever the real stack protects.
-    plain[f"{project}:deletionProtection"] = "false"
-    paths[f"aws:defaultTags.tags.{RUN_TAG}"] = stack_name
-    return StackConfig(plain=plain, paths=paths)
+    config[f"{project}:deletionProtection"] = False
+    config["aws:defaultTags"] = _with_run_tag(config.get("aws:defaultTags"), stack_name)
+    return config
+
+
+class _QuotedStrings(yaml.SafeDumper):
+    """PyYAML's safe dumper with every string quoted, so that no YAML reader (Pulumi's is Go's,
+    not PyYAML) takes one for a number, a boolean or a date, however it looks."""
+
+
+_QuotedStrings.add_representer(
+    str, lambda dumper, text: dumper.represent_scalar("tag:yaml.org,2002:str", text, style='"')
+)
+
+SETTINGS_FILE_HEADER = (
+    "# The settings of a throw-away stack (tests/integration/ephemeral.py), removed with it.\n"
+)
+
+
+def write_stack_settings(path: Path, config: Mapping[str, Any]) -> None:
+    """The copy's settings file, written before its stack exists: `pulumi stack init` keeps the
+    config in it and adds its secrets provider's keys. An existing file is never overwritten."""
+    document = yaml.dump({"config": dict(config)}, Dumper=_QuotedStrings, sort_keys=False)
+    with path.open("x", encoding="utf-8") as handle:
+        handle.write(SETTINGS_FILE_HEADER + document)
 
 
 def choose_region(env: Mapping[str, str], stack_file_config: Mapping[str, Any]) -> tuple[str, str]:
@@ -226,7 +232,8 @@ class Plan:
     stack_name: str
     region: str
     region_source: str
-    config: StackConfig
+    config: dict[str, Any]  # the copy's config block
+    settings_file: Path  # Pulumi.<stack_name>.yaml in the project, where `config` is written
     record_file: Path | None = None
 
 
@@ -247,6 +254,7 @@ def plan_from_env(
         region=region,
         region_source=region_source,
         config=ephemeral_config(stack_file_config, stack_name=stack_name, region=region),
+        settings_file=stack_settings_path(stack_name, project_dir),
         record_file=Path(record_file) if record_file else None,
     )
 
@@ -352,8 +360,6 @@ class StackLockedError(Exception):
 class EphemeralStack(Protocol):
     @property
     def name(self) -> str: ...
-
-    def configure(self, config: StackConfig) -> None: ...
 
     def up(self, on_output: Output) -> UpReport: ...
 
@@ -574,20 +580,23 @@ def deploy_and_prove(
     clock: Callable[[], float] = time.monotonic,
     pause: Callable[[float], None] = time.sleep,
 ) -> RunResult:
-    """Create, configure, `up`, smoke-check; then destroy and remove the stack, whatever
-    happened (failure, Ctrl-C, SIGTERM). Raises the first failure, or LeftoverStackError."""
+    """Write the copy's settings file, create the stack, `up`, smoke-check; then destroy and
+    remove the stack and its settings file, whatever happened (failure, Ctrl-C, SIGTERM). Raises
+    the first failure, or LeftoverStackError; a stack left over keeps its settings file."""
     timer = PhaseTimer(out, clock)
     result = RunResult(plan.stack_name, phases=timer.phases)
     out(
         f"[integration] {plan.stack_name}: a copy of Pulumi.{plan.stack_file}.yaml in "
         f"{plan.region} (from {plan.region_source})"
     )
+    if plan.settings_file.exists():  # someone else's: neither overwritten nor removed
+        raise FileExistsError(f"{plan.settings_file} exists already")
     record_stack_name(plan.record_file, plan.stack_name)
     stack: EphemeralStack | None = None
     try:
         with sigterm_interrupts():
+            write_stack_settings(plan.settings_file, plan.config)
             stack = timer.run("create stack", factory, plan.stack_name)
-            timer.run("configure", stack.configure, plan.config)
             up = timer.run("up", stack.up, out)
             result.resource_changes = up.resource_changes
             result.resource_count = stack.resource_count()
@@ -600,6 +609,11 @@ def deploy_and_prove(
                 raise SmokeCheckError(result.smoke_exit_status)
     finally:
         cleaned = stack is None or tear_down(stack, timer, out=out, pause=pause)
+        if cleaned:
+            # `pulumi stack rm` deletes it too; a stack never created leaves it to the harness.
+            plan.settings_file.unlink(missing_ok=True)
+        else:
+            out(f"[integration] {plan.settings_file.name} stays for the stack's clean-up")
         timer.report()
     if not cleaned:
         raise LeftoverStackError(leftover_advice(plan.stack_name))
