@@ -13,8 +13,10 @@ import itertools
 import os
 import shutil
 import signal
+import socket
 import stat
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -50,17 +52,6 @@ OUTPUTS = {
     "albDnsName": "backend-alb-1234.us-east-1.elb.amazonaws.com",
 }
 AWS_KEYS = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example"}
-# Everything the credential check reads from the environment, for tests that need it clean.
-AWS_CREDENTIAL_VARIABLES = (
-    *AWS_KEYS,
-    "AWS_PROFILE",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_ROLE_ARN",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONFIG_FILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-)
 
 
 # --- Names ---------------------------------------------------------------------------------
@@ -332,6 +323,20 @@ def test_ephemeral_stack_files_are_not_offered(tmp_path: Path) -> None:
 # --- Prerequisites and skip reasons --------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def aws_dir(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Each test's own AWS environment: none of this machine's AWS_* variables, shared config
+    and credentials files in a folder of its own (empty until a test writes them), and no
+    instance metadata service for botocore's credential chain to try (169.254.169.254)."""
+    for variable in [name for name in os.environ if name.startswith("AWS_")]:
+        monkeypatch.delenv(variable)
+    directory = tmp_path_factory.mktemp("aws")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(directory / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(directory / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    return directory
+
+
 def on_path(name: str) -> str | None:
     return f"/usr/local/bin/{name}"
 
@@ -340,114 +345,200 @@ def nowhere(name: str) -> str | None:
     return None
 
 
-def test_nothing_is_missing_when_opted_in_with_the_cli_and_credentials(tmp_path: Path) -> None:
-    env = {"PULUMI_INTEGRATION": "1", **AWS_KEYS}
+def found() -> str | None:
+    return None
 
-    assert ephemeral.missing_prerequisites(env, home=tmp_path, which=on_path) == []
+
+def not_found() -> str | None:
+    return "no AWS credentials: botocore's credential chain found none"
+
+
+def test_nothing_is_missing_when_opted_in_with_the_cli_and_credentials() -> None:
+    env = {"PULUMI_INTEGRATION": "1"}
+
+    assert ephemeral.missing_prerequisites(env, which=on_path, credentials_problem=found) == []
 
 
 @pytest.mark.parametrize(
-    ("env", "which", "missing"),
+    ("env", "which", "credentials", "missing"),
     [
-        (AWS_KEYS, on_path, ["PULUMI_INTEGRATION=1 is not set (`make integration` sets it)"]),
-        ({"PULUMI_INTEGRATION": "true", **AWS_KEYS}, on_path, ["PULUMI_INTEGRATION=1 is not"]),
-        (
-            {"PULUMI_INTEGRATION": "1", **AWS_KEYS},
-            nowhere,
-            ["the pulumi CLI is not on PATH (install: curl -fsSL https://get.pulumi.com | sh"],
-        ),
-        ({"PULUMI_INTEGRATION": "1"}, on_path, ["no AWS credentials: none of AWS_ACCESS_KEY_ID"]),
         (
             {},
-            nowhere,
-            ["PULUMI_INTEGRATION=1 is not set", "the pulumi CLI is not", "no AWS credentials"],
+            on_path,
+            found,
+            [
+                "PULUMI_INTEGRATION=1 is not set (`make integration` sets it; AWS credentials are "
+                "checked once it is)"
+            ],
         ),
+        ({"PULUMI_INTEGRATION": "true"}, on_path, found, ["PULUMI_INTEGRATION=1 is not"]),
+        (
+            {"PULUMI_INTEGRATION": "1"},
+            nowhere,
+            found,
+            ["the pulumi CLI is not on PATH (install: curl -fsSL https://get.pulumi.com | sh"],
+        ),
+        ({"PULUMI_INTEGRATION": "1"}, on_path, not_found, ["no AWS credentials: botocore's"]),
+        # Not enabled: the credentials are not looked for, so nothing is said of them.
+        ({}, nowhere, not_found, ["PULUMI_INTEGRATION=1 is not set", "the pulumi CLI is not"]),
     ],
 )
 def test_each_missing_prerequisite_is_named(
     env: dict[str, str],
     which: Callable[[str], str | None],
+    credentials: Callable[[], str | None],
     missing: list[str],
-    tmp_path: Path,
 ) -> None:
-    reasons = ephemeral.missing_prerequisites(env, home=tmp_path, which=which)
+    reasons = ephemeral.missing_prerequisites(env, which=which, credentials_problem=credentials)
 
     assert len(reasons) == len(missing), reasons
     for reason, start in zip(reasons, missing, strict=True):
         assert reason.startswith(start)
 
 
-def test_the_cli_hint_names_both_installers_and_the_docs(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("env", "require_opt_in", "asked"),
+    [
+        ({}, True, False),
+        ({"PULUMI_INTEGRATION": "0"}, True, False),
+        ({"PULUMI_INTEGRATION": "1"}, True, True),
+        ({}, False, True),  # the `check` command, which `make integration` runs
+    ],
+)
+def test_the_credential_chain_is_asked_only_for_an_enabled_run(
+    env: dict[str, str], require_opt_in: bool, asked: bool
+) -> None:
+    calls: list[str] = []
+
+    def credentials() -> str | None:
+        calls.append("asked")
+        return None
+
+    ephemeral.missing_prerequisites(
+        env, which=on_path, credentials_problem=credentials, require_opt_in=require_opt_in
+    )
+
+    assert calls == (["asked"] if asked else [])
+
+
+def test_the_cli_hint_names_both_installers_and_the_docs() -> None:
     [reason] = ephemeral.missing_prerequisites(
-        {"PULUMI_INTEGRATION": "1", **AWS_KEYS}, home=tmp_path, which=nowhere
+        {"PULUMI_INTEGRATION": "1"}, which=nowhere, credentials_problem=found
     )
 
     assert "brew install pulumi/tap/pulumi" in reason
     assert "https://www.pulumi.com/docs/iac/download-install/" in reason
 
 
-@pytest.mark.parametrize(
-    "env",
-    [
-        AWS_KEYS,
-        {"AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/token", "AWS_ROLE_ARN": "arn:aws:iam::1:role/x"},
-        {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/abc"},
-        {"AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://169.254.170.23/v1/credentials"},
-    ],
+# botocore's own chain, offline: each source it is given here answers without a network call
+# (a role, SSO and web identity are only assumed when first used).
+CREDENTIAL_PROCESS = (
+    'import json; print(json.dumps({"Version": 1, "AccessKeyId": "A", "SecretAccessKey": "S"}))'
 )
-def test_credentials_from_the_environment_count(env: dict[str, str], tmp_path: Path) -> None:
-    assert ephemeral.aws_credentials_problem(env, tmp_path) is None
+PROFILES = {
+    "sso": (
+        "[profile deploy]\nsso_session = corp\nsso_account_id = 123456789012\n"
+        "sso_role_name = Deploy\n[sso-session corp]\n"
+        "sso_start_url = https://example.awsapps.com/start\nsso_region = us-east-1\n"
+    ),
+    "role": (
+        "[profile deploy]\nrole_arn = arn:aws:iam::123456789012:role/deploy\n"
+        "source_profile = base\n[profile base]\naws_access_key_id = A\n"
+        "aws_secret_access_key = S\n"
+    ),
+    "credential_process": "[profile deploy]\ncredential_process = {python} {script}\n",
+}
 
 
-def write_aws_file(home: Path, name: str, text: str) -> None:
-    (home / ".aws").mkdir(exist_ok=True)
-    (home / ".aws" / name).write_text(text, encoding="utf-8")
+def test_keys_in_the_environment_are_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable, value in AWS_KEYS.items():
+        monkeypatch.setenv(variable, value)
+
+    assert ephemeral.aws_credentials_problem() is None
 
 
-def test_a_default_profile_in_the_credentials_file_counts(tmp_path: Path) -> None:
-    write_aws_file(tmp_path, "credentials", "[default]\naws_access_key_id = A\n")
+def test_a_default_profile_in_the_credentials_file_is_found(aws_dir: Path) -> None:
+    (aws_dir / "credentials").write_text(
+        "[default]\naws_access_key_id = A\naws_secret_access_key = S\n", encoding="utf-8"
+    )
 
-    assert ephemeral.aws_credentials_problem({}, tmp_path) is None
+    assert ephemeral.aws_credentials_problem() is None
 
 
-def test_aws_profile_finds_its_profile_in_the_config_file(tmp_path: Path) -> None:
-    write_aws_file(tmp_path, "config", "[profile deploy]\nrole_arn = arn:aws:iam::1:role/d\n")
+@pytest.mark.parametrize("source", sorted(PROFILES))
+def test_aws_profile_finds_its_profile_whatever_its_source(
+    source: str, aws_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = aws_dir / "credentials.py"
+    script.write_text(CREDENTIAL_PROCESS, encoding="utf-8")
+    profiles = PROFILES[source].format(python=sys.executable, script=script)
+    (aws_dir / "config").write_text(profiles, encoding="utf-8")
+    monkeypatch.setenv("AWS_PROFILE", "deploy")
 
-    assert ephemeral.aws_credentials_problem({"AWS_PROFILE": "deploy"}, tmp_path) is None
-    assert ephemeral.aws_credentials_problem({"AWS_PROFILE": "other"}, tmp_path) == (
-        "AWS_PROFILE=other names no profile with credentials in ~/.aws/config or ~/.aws/credentials"
+    assert ephemeral.aws_credentials_problem() is None
+
+
+def test_web_identity_from_the_environment_is_found(
+    aws_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (aws_dir / "token").write_text("eyJ...", encoding="utf-8")
+    monkeypatch.setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/deploy")
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(aws_dir / "token"))
+
+    assert ephemeral.aws_credentials_problem() is None
+
+
+def test_no_credentials_anywhere_are_reported_missing_without_a_network_call(
+    aws_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (aws_dir / "config").write_text("[default]\nregion = us-east-1\n", encoding="utf-8")
+    connections: list[object] = []
+
+    def connect(self: socket.socket, address: object) -> None:
+        connections.append(address)
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+
+    assert ephemeral.aws_credentials_problem() == (
+        "no AWS credentials: botocore's credential chain found none (environment, profile, SSO, "
+        "credential_process, web identity, container or instance metadata)"
+    )
+    assert connections == []
+
+
+def test_a_key_id_without_its_secret_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "A")
+
+    assert ephemeral.aws_credentials_problem() == (
+        "AWS credentials: Partial credentials found in env, missing: AWS_SECRET_ACCESS_KEY"
     )
 
 
-def test_a_profile_with_only_a_region_has_no_credentials(tmp_path: Path) -> None:
-    write_aws_file(tmp_path, "config", "[default]\nregion = us-east-1\n")
+def test_a_profile_that_does_not_exist_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "other")
 
-    problem = ephemeral.aws_credentials_problem({}, tmp_path)
-
-    assert problem is not None
-    assert problem.startswith("no AWS credentials")
-
-
-def test_a_key_id_without_its_secret_is_reported(tmp_path: Path) -> None:
-    assert ephemeral.aws_credentials_problem({"AWS_ACCESS_KEY_ID": "A"}, tmp_path) == (
-        "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"
+    assert ephemeral.aws_credentials_problem() == (
+        "AWS credentials: The config profile (other) could not be found"
     )
 
 
 def test_the_pytest_entry_skips_naming_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PULUMI_INTEGRATION", raising=False)
 
-    with pytest.raises(pytest.skip.Exception, match="not run: PULUMI_INTEGRATION=1 is not set"):
+    with pytest.raises(
+        pytest.skip.Exception, match="not run: PULUMI_INTEGRATION=1 is not set"
+    ) as skip:
         deploy_test()
+
+    assert "AWS credentials are checked once it is" in str(skip.value)
+    assert "no AWS credentials" not in str(skip.value)
 
 
 def test_check_command_fails_naming_the_problems(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(Path, "home", lambda: tmp_path)
     monkeypatch.setenv("PATH", str(tmp_path))
-    for variable in AWS_CREDENTIAL_VARIABLES:
-        monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("INTEGRATION_STACK", "qa")
 
     assert integration_cli.main(["check"]) == 1
@@ -455,10 +546,7 @@ def test_check_command_fails_naming_the_problems(
     lines = capsys.readouterr().err.splitlines()
     assert [line.split(" (")[0] for line in lines] == [
         "integration: the pulumi CLI is not on PATH",
-        "integration: no AWS credentials: none of AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY, "
-        "AWS_PROFILE, AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN, "
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI is set, and ~/.aws has no default "
-        "profile with credentials",
+        "integration: no AWS credentials: botocore's credential chain found none",
         "integration: no stack file Pulumi.qa.yaml",
     ]
 

@@ -15,11 +15,14 @@ are refused before anything is created: they are encrypted for their own stack a
 lives as long as the stack: `pulumi stack rm` deletes it and the harness removes whatever is left,
 after a failure or an interruption too; a stack that outlives the run keeps it for `make
 integration-cleanup`. Its name, Pulumi.it-*.yaml, is git-ignored.
+
+AWS credentials are whatever botocore's credential chain finds (environment, profiles, SSO,
+credential_process, web identity, container, instance metadata), asked only once a run is
+enabled, since off EC2 its last step waits for an instance metadata service that is not there.
 """
 
 from __future__ import annotations
 
-import configparser
 import copy
 import json
 import re
@@ -38,7 +41,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol, TypeVar
 
+import botocore.session
 import yaml
+from botocore.exceptions import BotoCoreError
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PROJECT_NAME: str = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text(encoding="utf-8"))[
@@ -261,86 +266,50 @@ def plan_from_env(
 
 # --- Prerequisites (the skip reasons) ------------------------------------------------------
 
-# Keys that make a profile in ~/.aws/config or ~/.aws/credentials able to produce credentials.
-CREDENTIAL_KEYS = frozenset(
-    {
-        "aws_access_key_id",
-        "role_arn",
-        "credential_process",
-        "sso_session",
-        "sso_start_url",
-        "web_identity_token_file",
-    }
-)
 
-
-def _profiles(env: Mapping[str, str], home: Path) -> dict[str, set[str]]:
-    """Profile name -> its keys, from the shared config and credentials files."""
-    files = [
-        (Path(env.get("AWS_CONFIG_FILE") or home / ".aws" / "config"), "profile "),
-        (Path(env.get("AWS_SHARED_CREDENTIALS_FILE") or home / ".aws" / "credentials"), ""),
-    ]
-    profiles: dict[str, set[str]] = {}
-    for path, prefix in files:
-        parser = configparser.RawConfigParser()
-        try:
-            parser.read_string(path.read_text(encoding="utf-8"))
-        except (OSError, configparser.Error):
-            continue
-        for section in parser.sections():
-            name = section.removeprefix(prefix) if section != "default" else section
-            profiles.setdefault(name, set()).update(parser.options(section))
-    return profiles
-
-
-def has_aws_credentials(env: Mapping[str, str], home: Path) -> bool:
-    """Whether the AWS SDKs would find credentials, judged from env and files alone: no call
-    to AWS, so an expired or wrong credential still counts."""
-    profile = env.get("AWS_PROFILE") or "default"
-    return any(
-        (
-            env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"),
-            env.get("AWS_WEB_IDENTITY_TOKEN_FILE") and env.get("AWS_ROLE_ARN"),
-            env.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
-            env.get("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
-            _profiles(env, home).get(profile, set()) & CREDENTIAL_KEYS,
-        )
-    )
-
-
-def aws_credentials_problem(env: Mapping[str, str], home: Path) -> str | None:
-    if has_aws_credentials(env, home):
-        return None
-    if env.get("AWS_ACCESS_KEY_ID"):
-        return "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"
-    if env.get("AWS_PROFILE"):
+def aws_credentials_problem() -> str | None:
+    """What keeps botocore's credential chain, the one every AWS SDK and the AWS CLI follow, from
+    finding credentials in this process's environment; None when it finds some. It tries the
+    environment, AWS_PROFILE's (or the default) profile with its keys, role, SSO session or
+    credential_process, web identity, the container endpoint and last the instance metadata
+    service, which off EC2 costs a time-out unless AWS_EC2_METADATA_DISABLED=true. Credentials
+    are found, not used: no AWS API is called, so an expired or revoked one still counts."""
+    try:
+        credentials = botocore.session.get_session().get_credentials()
+    except BotoCoreError as error:  # e.g. AWS_PROFILE names no profile, a key id without secret
+        return f"AWS credentials: {error}"
+    if credentials is None:
         return (
-            f"AWS_PROFILE={env['AWS_PROFILE']} names no profile with credentials in "
-            "~/.aws/config or ~/.aws/credentials"
+            "no AWS credentials: botocore's credential chain found none (environment, profile, "
+            "SSO, credential_process, web identity, container or instance metadata)"
         )
-    return (
-        "no AWS credentials: none of AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY, AWS_PROFILE, "
-        "AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or "
-        "_FULL_URI is set, and ~/.aws has no default profile with credentials"
-    )
+    return None
 
 
 def missing_prerequisites(
     env: Mapping[str, str],
     *,
-    home: Path,
     which: Callable[[str], str | None] = shutil.which,
+    credentials_problem: Callable[[], str | None] = aws_credentials_problem,
     require_opt_in: bool = True,
 ) -> list[str]:
-    """Everything that stops a real deployment, each named; empty when it can go ahead."""
+    """Everything that stops a real deployment, each named; empty when it can go ahead. The
+    credential chain is asked only for a run that is enabled (PULUMI_INTEGRATION=1, or the
+    `check` command, which passes require_opt_in=False): the offline suite must never wait for
+    an instance metadata service."""
     missing: list[str] = []
-    if require_opt_in and env.get(ENABLE_VAR) != "1":
-        missing.append(f"{ENABLE_VAR}=1 is not set (`make integration` sets it)")
+    enabled = env.get(ENABLE_VAR) == "1" or not require_opt_in
+    if not enabled:
+        missing.append(
+            f"{ENABLE_VAR}=1 is not set (`make integration` sets it; AWS credentials are "
+            "checked once it is)"
+        )
     if which("pulumi") is None:
         missing.append(f"the pulumi CLI is not on PATH (install: {INSTALL_HINT})")
-    credentials = aws_credentials_problem(env, home)
-    if credentials:
-        missing.append(credentials)
+    if enabled:
+        credentials = credentials_problem()
+        if credentials:
+            missing.append(credentials)
     return missing
 
 
