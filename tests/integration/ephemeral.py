@@ -268,12 +268,13 @@ def plan_from_env(
 
 
 def aws_credentials_problem() -> str | None:
-    """What keeps botocore's credential chain, the one every AWS SDK and the AWS CLI follow, from
-    finding credentials in this process's environment; None when it finds some. It tries the
-    environment, AWS_PROFILE's (or the default) profile with its keys, role, SSO session or
-    credential_process, web identity, the container endpoint and last the instance metadata
-    service, which off EC2 costs a time-out unless AWS_EC2_METADATA_DISABLED=true. Credentials
-    are found, not used: no AWS API is called, so an expired or revoked one still counts."""
+    """What keeps botocore's credential chain (the AWS CLI's; the other AWS SDKs, the Pulumi AWS
+    provider's among them, read the same sources) from finding credentials in this process's
+    environment; None when it finds some. It tries the environment, AWS_PROFILE's (or the
+    default) profile with its keys, role, SSO session or credential_process, web identity, the
+    container endpoint and last the instance metadata service, which off EC2 costs a time-out
+    unless AWS_EC2_METADATA_DISABLED=true. Credentials are found, not used: no AWS API is
+    called, so an expired or revoked one still counts."""
     try:
         credentials = botocore.session.get_session().get_credentials()
     except BotoCoreError as error:  # e.g. AWS_PROFILE names no profile, a key id without secret
