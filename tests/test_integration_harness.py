@@ -1,6 +1,6 @@
 """The integration harness (tests/integration/) offline: a fake stack stands in for Pulumi and
-AWS, so naming, the config copy, the skip reasons, the phase report and, above all, the
-clean-up after failures and interruptions are checked without deploying anything.
+AWS, so naming, the config copy and its settings file, the skip reasons, the phase report and,
+above all, the clean-up after failures and interruptions are checked without deploying anything.
 
 Also here: the Automation API adapter against a stand-in `pulumi` executable (the exact CLI
 calls it makes), and the Makefile goals that need the Pulumi CLI saying how to install it.
@@ -8,12 +8,15 @@ calls it makes), and the Makefile goals that need the Pulumi CLI saying how to i
 
 from __future__ import annotations
 
+import fnmatch
 import itertools
 import os
 import shutil
 import signal
+import socket
 import stat
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.harness import TEST_STACKS
 from tests.integration import __main__ as integration_cli
@@ -32,7 +36,6 @@ from tests.integration.ephemeral import (
     PhaseTimer,
     Plan,
     SmokeCheckError,
-    StackConfig,
     StackLockedError,
     UpReport,
 )
@@ -49,17 +52,6 @@ OUTPUTS = {
     "albDnsName": "backend-alb-1234.us-east-1.elb.amazonaws.com",
 }
 AWS_KEYS = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example"}
-# Everything the credential check reads from the environment, for tests that need it clean.
-AWS_CREDENTIAL_VARIABLES = (
-    *AWS_KEYS,
-    "AWS_PROFILE",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_ROLE_ARN",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONFIG_FILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-)
 
 
 # --- Names ---------------------------------------------------------------------------------
@@ -111,39 +103,44 @@ def test_only_ephemeral_names_have_a_creation_time(stack_name: str, created: dat
     assert ephemeral.created_at(stack_name) == created
 
 
-# --- Config copy ---------------------------------------------------------------------------
+# --- Config copy and the copy's settings file ----------------------------------------------
 
 
-def copy_of(stack_file: str, region: str = "us-east-1") -> StackConfig:
+def copy_of(stack_file: str, region: str = "us-east-1") -> dict[str, Any]:
     return ephemeral.ephemeral_config(
         ephemeral.load_stack_file(stack_file, TEST_STACKS), stack_name=NAME, region=region
     )
 
 
-def test_every_key_of_the_stack_file_is_copied() -> None:
+def test_every_key_of_the_stack_file_is_copied_with_its_type() -> None:
+    source = ephemeral.load_stack_file("dev", TEST_STACKS)
+
     config = copy_of("dev")
 
-    assert config.plain == {
+    assert config == {
         "aws:region": "us-east-1",
+        "aws:defaultTags": {
+            "tags": {
+                "Project": PROJECT,
+                "Environment": "dev",
+                "ManagedBy": "pulumi",
+                "IntegrationStack": NAME,
+            }
+        },
         f"{PROJECT}:instanceType": "t4g.nano",
-        f"{PROJECT}:minSize": "1",
-        f"{PROJECT}:maxSize": "2",
-        f"{PROJECT}:desiredCapacity": "1",
-        f"{PROJECT}:azCount": "2",
+        f"{PROJECT}:minSize": 1,
+        f"{PROJECT}:maxSize": 2,
+        f"{PROJECT}:desiredCapacity": 1,
+        f"{PROJECT}:azCount": 2,
+        f"{PROJECT}:availabilityZones": ["use1-az1", "use1-az2"],
         f"{PROJECT}:natGateways": "none",
         f"{PROJECT}:priceClass": "PriceClass_100",
-        f"{PROJECT}:wafEnabled": "false",
-        f"{PROJECT}:deletionProtection": "false",
-        f"{PROJECT}:accessLogs": "false",
+        f"{PROJECT}:wafEnabled": False,
+        f"{PROJECT}:deletionProtection": False,
+        f"{PROJECT}:accessLogs": False,
     }
-    assert config.paths == {
-        f"{PROJECT}:availabilityZones[0]": "use1-az1",
-        f"{PROJECT}:availabilityZones[1]": "use1-az2",
-        "aws:defaultTags.tags.Project": PROJECT,
-        "aws:defaultTags.tags.Environment": "dev",
-        "aws:defaultTags.tags.ManagedBy": "pulumi",
-        "aws:defaultTags.tags.IntegrationStack": NAME,
-    }
+    assert list(config) == list(source)  # in the stack file's order
+    assert source == ephemeral.load_stack_file("dev", TEST_STACKS)  # the source is not changed
 
 
 def test_deletion_protection_is_forced_off_even_where_the_stack_file_turns_it_on() -> None:
@@ -151,46 +148,120 @@ def test_deletion_protection_is_forced_off_even_where_the_stack_file_turns_it_on
 
     config = copy_of("prod")
 
-    assert config.plain[f"{PROJECT}:deletionProtection"] == "false"
-    assert config.plain[f"{PROJECT}:wafEnabled"] == "true"  # the rest stays as prod has it
+    assert config[f"{PROJECT}:deletionProtection"] is False
+    assert config[f"{PROJECT}:wafEnabled"] is True  # the rest stays as prod has it
 
 
 def test_the_chosen_region_replaces_the_stack_files() -> None:
     assert ephemeral.load_stack_file("staging", TEST_STACKS)["aws:region"] == "eu-west-1"
 
-    assert copy_of("staging", region="us-west-2").plain["aws:region"] == "us-west-2"
+    assert copy_of("staging", region="us-west-2")["aws:region"] == "us-west-2"
 
 
-def test_nested_values_become_path_keys_with_their_types() -> None:
-    stack_file = {
-        "aws:defaultTags": {"tags": {"Cost Center": "web", "team.name": "edge"}},
-        "aws:allowedAccountIds": ["123456789012x"],
-        "app:limits": {"burst": 5, "strict": True},
+@pytest.mark.parametrize("default_tags", [{}, {"aws:defaultTags": None}, {"aws:defaultTags": {}}])
+def test_the_run_tag_is_added_to_a_stack_file_without_tags(default_tags: dict[str, Any]) -> None:
+    config = ephemeral.ephemeral_config(default_tags, stack_name=NAME, region="us-east-1")
+
+    assert config["aws:defaultTags"] == {"tags": {"IntegrationStack": NAME}}
+
+
+# Values the old `pulumi config set --path` copy had to refuse, and a few more.
+ODD_VALUES: dict[str, Any] = {
+    "aws:defaultTags": {"tags": {"CostCenter": "1234", "Enabled": "true", "Cost Center": "web"}},
+    "app:port": "8080",
+    "app:exponent": "1e3",
+    "app:octal": "0o17",
+    "app:yes": "yes",
+    "app:date": "2025-11-25",
+    "app:count": 3,
+    "app:ratio": 0.5,
+    "app:strict": True,
+    "app:nothing": None,
+    "app:limits": {"burst": 5, "team.name": "edge", 'say "hi"': "x", "empty": {}},
+    "app:zones": ["use1-az1", "8080", 2, False, []],
+    "app:note": "two\nlines",
+}
+
+
+def test_the_settings_file_holds_every_value_with_its_type(tmp_path: Path) -> None:
+    config = ephemeral.ephemeral_config(ODD_VALUES, stack_name=NAME, region="eu-west-1")
+    path = tmp_path / f"Pulumi.{NAME}.yaml"
+
+    ephemeral.write_stack_settings(path, config)
+
+    text = path.read_text(encoding="utf-8")
+    written = yaml.safe_load(text)
+    assert written == {"config": config}
+    tags = {**ODD_VALUES["aws:defaultTags"]["tags"], "IntegrationStack": NAME}
+    assert written["config"] == {
+        **ODD_VALUES,
+        "aws:defaultTags": {"tags": tags},
+        "aws:region": "eu-west-1",
+        f"{PROJECT}:deletionProtection": False,
     }
+    assert written["config"]["app:port"] == "8080"
+    assert written["config"]["app:zones"] == ["use1-az1", "8080", 2, False, []]
+    assert text.startswith("# The settings of a throw-away stack")
 
-    config = ephemeral.ephemeral_config(stack_file, stack_name=NAME, region="eu-west-1")
 
-    assert config.paths == {
-        'aws:defaultTags.tags["Cost Center"]': "web",
-        'aws:defaultTags.tags["team.name"]': "edge",
-        "aws:allowedAccountIds[0]": "123456789012x",
-        "app:limits.burst": "5",
-        "app:limits.strict": "true",
-        "aws:defaultTags.tags.IntegrationStack": NAME,
-    }
+def test_every_string_in_the_settings_file_is_quoted(tmp_path: Path) -> None:
+    """A plain 1e3 or 0o17 is a string to PyYAML but a number to other YAML readers; quoted,
+    it is a string to all of them."""
+    path = tmp_path / f"Pulumi.{NAME}.yaml"
+    ephemeral.write_stack_settings(
+        path, ephemeral.ephemeral_config(ODD_VALUES, stack_name=NAME, region="eu-west-1")
+    )
+
+    strings = [
+        node
+        for node in scalar_nodes(yaml.compose(path.read_text(encoding="utf-8")))
+        if node.tag == "tag:yaml.org,2002:str"
+    ]
+    assert {node.value for node in strings} >= {"1e3", "0o17", "yes", "8080", "aws:region"}
+    assert {node.style for node in strings} == {'"'}
+
+
+def scalar_nodes(node: yaml.Node) -> Iterator[yaml.ScalarNode]:
+    if isinstance(node, yaml.ScalarNode):
+        yield node
+    elif isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            yield from scalar_nodes(key)
+            yield from scalar_nodes(value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            yield from scalar_nodes(item)
+
+
+def test_an_existing_settings_file_is_never_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / f"Pulumi.{NAME}.yaml"
+    path.write_text("config: {}\n", encoding="utf-8")
+
+    with pytest.raises(FileExistsError):
+        ephemeral.write_stack_settings(path, copy_of("dev"))
+
+    assert path.read_text(encoding="utf-8") == "config: {}\n"
+
+
+def test_the_settings_file_is_git_ignored() -> None:
+    patterns = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    settings_file = ephemeral.stack_settings_path(NAME).relative_to(ROOT)
+
+    assert any(fnmatch.fnmatch(str(settings_file), pattern) for pattern in patterns)
 
 
 @pytest.mark.parametrize(
     ("stack_file", "problem"),
     [
-        ({f"{PROJECT}:alarmEmail": {"secure": "v1:abc"}}, "is a secret"),
-        ({"aws:defaultTags": {"tags": {"Token": {"secure": "v1:abc"}}}}, "is a secret"),
+        ({f"{PROJECT}:alarmEmail": {"secure": "v1:abc"}}, f"{PROJECT}:alarmEmail is a secret"),
+        (
+            {"aws:defaultTags": {"tags": {"Token": {"secure": "v1:abc"}}}},
+            r"aws:defaultTags\.tags\.Token is a secret, encrypted for its own stack",
+        ),
+        ({"app:keys": ["a", {"secure": "v1:abc"}]}, r"app:keys\[1\] is a secret"),
         ({f"{PROJECT}:domainName": "api.example.com"}, "same DNS name"),
-        ({"aws:defaultTags": {"tags": {"CostCenter": "1234"}}}, "would change type"),
-        ({"aws:defaultTags": {"tags": {"Enabled": "true"}}}, "would change type"),
-        ({"aws:defaultTags": {"tags": {}}}, "is empty"),
-        ({"aws:defaultTags": {"tags": {'say "hi"': "x"}}}, "cannot be written"),
-        ({f"{PROJECT}:minSize": None}, "is not a value"),
+        ({"aws:defaultTags": "Project=x"}, "needs a map with a map `tags`"),
+        ({"aws:defaultTags": {"tags": ["Project"]}}, "needs a map with a map `tags`"),
     ],
 )
 def test_what_cannot_be_copied_faithfully_is_refused(
@@ -227,7 +298,9 @@ def test_plan_from_env_copies_the_chosen_stack_file(tmp_path: Path) -> None:
     assert plan.stack_file == "prod"
     assert plan.stack_name == "it-prod-x"
     assert (plan.region, plan.region_source) == ("us-east-1", "the stack file's aws:region")
-    assert plan.config.plain[f"{PROJECT}:instanceType"] == "t4g.small"
+    assert plan.config[f"{PROJECT}:instanceType"] == "t4g.small"
+    assert plan.settings_file == TEST_STACKS / "Pulumi.it-prod-x.yaml"
+    assert not plan.settings_file.exists()  # written by the run, not the plan
     assert plan.record_file == tmp_path / "record"
 
 
@@ -250,6 +323,20 @@ def test_ephemeral_stack_files_are_not_offered(tmp_path: Path) -> None:
 # --- Prerequisites and skip reasons --------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def aws_dir(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Each test's own AWS environment: none of this machine's AWS_* variables, shared config
+    and credentials files in a folder of its own (empty until a test writes them), and no
+    instance metadata service for botocore's credential chain to try (169.254.169.254)."""
+    for variable in [name for name in os.environ if name.startswith("AWS_")]:
+        monkeypatch.delenv(variable)
+    directory = tmp_path_factory.mktemp("aws")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(directory / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(directory / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    return directory
+
+
 def on_path(name: str) -> str | None:
     return f"/usr/local/bin/{name}"
 
@@ -258,114 +345,200 @@ def nowhere(name: str) -> str | None:
     return None
 
 
-def test_nothing_is_missing_when_opted_in_with_the_cli_and_credentials(tmp_path: Path) -> None:
-    env = {"PULUMI_INTEGRATION": "1", **AWS_KEYS}
+def found() -> str | None:
+    return None
 
-    assert ephemeral.missing_prerequisites(env, home=tmp_path, which=on_path) == []
+
+def not_found() -> str | None:
+    return "no AWS credentials: botocore's credential chain found none"
+
+
+def test_nothing_is_missing_when_opted_in_with_the_cli_and_credentials() -> None:
+    env = {"PULUMI_INTEGRATION": "1"}
+
+    assert ephemeral.missing_prerequisites(env, which=on_path, credentials_problem=found) == []
 
 
 @pytest.mark.parametrize(
-    ("env", "which", "missing"),
+    ("env", "which", "credentials", "missing"),
     [
-        (AWS_KEYS, on_path, ["PULUMI_INTEGRATION=1 is not set (`make integration` sets it)"]),
-        ({"PULUMI_INTEGRATION": "true", **AWS_KEYS}, on_path, ["PULUMI_INTEGRATION=1 is not"]),
-        (
-            {"PULUMI_INTEGRATION": "1", **AWS_KEYS},
-            nowhere,
-            ["the pulumi CLI is not on PATH (install: curl -fsSL https://get.pulumi.com | sh"],
-        ),
-        ({"PULUMI_INTEGRATION": "1"}, on_path, ["no AWS credentials: none of AWS_ACCESS_KEY_ID"]),
         (
             {},
-            nowhere,
-            ["PULUMI_INTEGRATION=1 is not set", "the pulumi CLI is not", "no AWS credentials"],
+            on_path,
+            found,
+            [
+                "PULUMI_INTEGRATION=1 is not set (`make integration` sets it; AWS credentials are "
+                "checked once it is)"
+            ],
         ),
+        ({"PULUMI_INTEGRATION": "true"}, on_path, found, ["PULUMI_INTEGRATION=1 is not"]),
+        (
+            {"PULUMI_INTEGRATION": "1"},
+            nowhere,
+            found,
+            ["the pulumi CLI is not on PATH (install: curl -fsSL https://get.pulumi.com | sh"],
+        ),
+        ({"PULUMI_INTEGRATION": "1"}, on_path, not_found, ["no AWS credentials: botocore's"]),
+        # Not enabled: the credentials are not looked for, so nothing is said of them.
+        ({}, nowhere, not_found, ["PULUMI_INTEGRATION=1 is not set", "the pulumi CLI is not"]),
     ],
 )
 def test_each_missing_prerequisite_is_named(
     env: dict[str, str],
     which: Callable[[str], str | None],
+    credentials: Callable[[], str | None],
     missing: list[str],
-    tmp_path: Path,
 ) -> None:
-    reasons = ephemeral.missing_prerequisites(env, home=tmp_path, which=which)
+    reasons = ephemeral.missing_prerequisites(env, which=which, credentials_problem=credentials)
 
     assert len(reasons) == len(missing), reasons
     for reason, start in zip(reasons, missing, strict=True):
         assert reason.startswith(start)
 
 
-def test_the_cli_hint_names_both_installers_and_the_docs(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("env", "require_opt_in", "asked"),
+    [
+        ({}, True, False),
+        ({"PULUMI_INTEGRATION": "0"}, True, False),
+        ({"PULUMI_INTEGRATION": "1"}, True, True),
+        ({}, False, True),  # the `check` command, which `make integration` runs
+    ],
+)
+def test_the_credential_chain_is_asked_only_for_an_enabled_run(
+    env: dict[str, str], require_opt_in: bool, asked: bool
+) -> None:
+    calls: list[str] = []
+
+    def credentials() -> str | None:
+        calls.append("asked")
+        return None
+
+    ephemeral.missing_prerequisites(
+        env, which=on_path, credentials_problem=credentials, require_opt_in=require_opt_in
+    )
+
+    assert calls == (["asked"] if asked else [])
+
+
+def test_the_cli_hint_names_both_installers_and_the_docs() -> None:
     [reason] = ephemeral.missing_prerequisites(
-        {"PULUMI_INTEGRATION": "1", **AWS_KEYS}, home=tmp_path, which=nowhere
+        {"PULUMI_INTEGRATION": "1"}, which=nowhere, credentials_problem=found
     )
 
     assert "brew install pulumi/tap/pulumi" in reason
     assert "https://www.pulumi.com/docs/iac/download-install/" in reason
 
 
-@pytest.mark.parametrize(
-    "env",
-    [
-        AWS_KEYS,
-        {"AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/token", "AWS_ROLE_ARN": "arn:aws:iam::1:role/x"},
-        {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/abc"},
-        {"AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://169.254.170.23/v1/credentials"},
-    ],
+# botocore's own chain, offline: each source it is given here answers without a network call
+# (a role, SSO and web identity are only assumed when first used).
+CREDENTIAL_PROCESS = (
+    'import json; print(json.dumps({"Version": 1, "AccessKeyId": "A", "SecretAccessKey": "S"}))'
 )
-def test_credentials_from_the_environment_count(env: dict[str, str], tmp_path: Path) -> None:
-    assert ephemeral.aws_credentials_problem(env, tmp_path) is None
+PROFILES = {
+    "sso": (
+        "[profile deploy]\nsso_session = corp\nsso_account_id = 123456789012\n"
+        "sso_role_name = Deploy\n[sso-session corp]\n"
+        "sso_start_url = https://example.awsapps.com/start\nsso_region = us-east-1\n"
+    ),
+    "role": (
+        "[profile deploy]\nrole_arn = arn:aws:iam::123456789012:role/deploy\n"
+        "source_profile = base\n[profile base]\naws_access_key_id = A\n"
+        "aws_secret_access_key = S\n"
+    ),
+    "credential_process": "[profile deploy]\ncredential_process = {python} {script}\n",
+}
 
 
-def write_aws_file(home: Path, name: str, text: str) -> None:
-    (home / ".aws").mkdir(exist_ok=True)
-    (home / ".aws" / name).write_text(text, encoding="utf-8")
+def test_keys_in_the_environment_are_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable, value in AWS_KEYS.items():
+        monkeypatch.setenv(variable, value)
+
+    assert ephemeral.aws_credentials_problem() is None
 
 
-def test_a_default_profile_in_the_credentials_file_counts(tmp_path: Path) -> None:
-    write_aws_file(tmp_path, "credentials", "[default]\naws_access_key_id = A\n")
+def test_a_default_profile_in_the_credentials_file_is_found(aws_dir: Path) -> None:
+    (aws_dir / "credentials").write_text(
+        "[default]\naws_access_key_id = A\naws_secret_access_key = S\n", encoding="utf-8"
+    )
 
-    assert ephemeral.aws_credentials_problem({}, tmp_path) is None
+    assert ephemeral.aws_credentials_problem() is None
 
 
-def test_aws_profile_finds_its_profile_in_the_config_file(tmp_path: Path) -> None:
-    write_aws_file(tmp_path, "config", "[profile deploy]\nrole_arn = arn:aws:iam::1:role/d\n")
+@pytest.mark.parametrize("source", sorted(PROFILES))
+def test_aws_profile_finds_its_profile_whatever_its_source(
+    source: str, aws_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = aws_dir / "credentials.py"
+    script.write_text(CREDENTIAL_PROCESS, encoding="utf-8")
+    profiles = PROFILES[source].format(python=sys.executable, script=script)
+    (aws_dir / "config").write_text(profiles, encoding="utf-8")
+    monkeypatch.setenv("AWS_PROFILE", "deploy")
 
-    assert ephemeral.aws_credentials_problem({"AWS_PROFILE": "deploy"}, tmp_path) is None
-    assert ephemeral.aws_credentials_problem({"AWS_PROFILE": "other"}, tmp_path) == (
-        "AWS_PROFILE=other names no profile with credentials in ~/.aws/config or ~/.aws/credentials"
+    assert ephemeral.aws_credentials_problem() is None
+
+
+def test_web_identity_from_the_environment_is_found(
+    aws_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (aws_dir / "token").write_text("eyJ...", encoding="utf-8")
+    monkeypatch.setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/deploy")
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(aws_dir / "token"))
+
+    assert ephemeral.aws_credentials_problem() is None
+
+
+def test_no_credentials_anywhere_are_reported_missing_without_a_network_call(
+    aws_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (aws_dir / "config").write_text("[default]\nregion = us-east-1\n", encoding="utf-8")
+    connections: list[object] = []
+
+    def connect(self: socket.socket, address: object) -> None:
+        connections.append(address)
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+
+    assert ephemeral.aws_credentials_problem() == (
+        "no AWS credentials: botocore's credential chain found none (environment, profile, SSO, "
+        "credential_process, web identity, container or instance metadata)"
+    )
+    assert connections == []
+
+
+def test_a_key_id_without_its_secret_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "A")
+
+    assert ephemeral.aws_credentials_problem() == (
+        "AWS credentials: Partial credentials found in env, missing: AWS_SECRET_ACCESS_KEY"
     )
 
 
-def test_a_profile_with_only_a_region_has_no_credentials(tmp_path: Path) -> None:
-    write_aws_file(tmp_path, "config", "[default]\nregion = us-east-1\n")
+def test_a_profile_that_does_not_exist_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "other")
 
-    problem = ephemeral.aws_credentials_problem({}, tmp_path)
-
-    assert problem is not None
-    assert problem.startswith("no AWS credentials")
-
-
-def test_a_key_id_without_its_secret_is_reported(tmp_path: Path) -> None:
-    assert ephemeral.aws_credentials_problem({"AWS_ACCESS_KEY_ID": "A"}, tmp_path) == (
-        "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"
+    assert ephemeral.aws_credentials_problem() == (
+        "AWS credentials: The config profile (other) could not be found"
     )
 
 
 def test_the_pytest_entry_skips_naming_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PULUMI_INTEGRATION", raising=False)
 
-    with pytest.raises(pytest.skip.Exception, match="not run: PULUMI_INTEGRATION=1 is not set"):
+    with pytest.raises(
+        pytest.skip.Exception, match="not run: PULUMI_INTEGRATION=1 is not set"
+    ) as skip:
         deploy_test()
+
+    assert "AWS credentials are checked once it is" in str(skip.value)
+    assert "no AWS credentials" not in str(skip.value)
 
 
 def test_check_command_fails_naming_the_problems(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(Path, "home", lambda: tmp_path)
     monkeypatch.setenv("PATH", str(tmp_path))
-    for variable in AWS_CREDENTIAL_VARIABLES:
-        monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("INTEGRATION_STACK", "qa")
 
     assert integration_cli.main(["check"]) == 1
@@ -373,10 +546,7 @@ def test_check_command_fails_naming_the_problems(
     lines = capsys.readouterr().err.splitlines()
     assert [line.split(" (")[0] for line in lines] == [
         "integration: the pulumi CLI is not on PATH",
-        "integration: no AWS credentials: none of AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY, "
-        "AWS_PROFILE, AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN, "
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI is set, and ~/.aws has no default "
-        "profile with credentials",
+        "integration: no AWS credentials: botocore's credential chain found none",
         "integration: no stack file Pulumi.qa.yaml",
     ]
 
@@ -402,14 +572,9 @@ class FakeStack:
 
     name: str
     calls: list[str] = field(default_factory=list)
-    config: StackConfig | None = None
     during_up: Callable[[], None] | None = None
     destroy_failures: list[BaseException] = field(default_factory=list)  # one per attempt
     during_destroy: Callable[[], None] | None = None
-
-    def configure(self, config: StackConfig) -> None:
-        self.calls.append("configure")
-        self.config = config
 
     def up(self, on_output: Callable[[str], None]) -> UpReport:
         self.calls.append("up")
@@ -437,8 +602,10 @@ class FakeStack:
 
 @dataclass
 class Run:
-    """One deploy_and_prove call against a FakeStack, with a clock that ticks 2.5 s a read."""
+    """One deploy_and_prove call against a FakeStack, with a clock that ticks 2.5 s a read; the
+    copy's settings file goes to `directory`, and the fake reads it when the stack is created."""
 
+    directory: Path
     stack: FakeStack = field(default_factory=lambda: FakeStack(NAME))
     smoke_status: int = 0
     lines: list[str] = field(default_factory=list)
@@ -446,6 +613,11 @@ class Run:
     pauses: list[float] = field(default_factory=list)
     record_file: Path | None = None
     create_error: BaseException | None = None
+    settings_at_create: dict[str, Any] | None = None
+
+    @property
+    def settings_file(self) -> Path:
+        return self.directory / f"Pulumi.{NAME}.yaml"
 
     def plan(self) -> Plan:
         return Plan(
@@ -454,11 +626,14 @@ class Run:
             region="us-east-1",
             region_source="AWS_REGION",
             config=copy_of("dev"),
+            settings_file=self.settings_file,
             record_file=self.record_file,
         )
 
     def create(self, stack_name: str) -> FakeStack:
         assert stack_name == NAME
+        # What `pulumi stack init` finds: the settings file is there before the stack.
+        self.settings_at_create = yaml.safe_load(self.settings_file.read_text(encoding="utf-8"))
         if self.create_error:
             raise self.create_error
         self.stack.calls.append("create")
@@ -480,12 +655,15 @@ class Run:
         )
 
 
-EVERYTHING = ["create", "configure", "up", "destroy", "remove"]
+@pytest.fixture
+def run(tmp_path: Path) -> Run:
+    return Run(tmp_path)
 
 
-def test_a_good_run_deploys_checks_the_outputs_and_cleans_up() -> None:
-    run = Run()
+EVERYTHING = ["create", "up", "destroy", "remove"]
 
+
+def test_a_good_run_deploys_checks_the_outputs_and_cleans_up(run: Run) -> None:
     result = run()
 
     assert run.stack.calls == EVERYTHING
@@ -493,26 +671,23 @@ def test_a_good_run_deploys_checks_the_outputs_and_cleans_up() -> None:
     assert result.smoke_exit_status == 0
     assert result.resource_count == 42
     assert result.resource_changes == {"create": 42}
+    assert not run.settings_file.exists()
 
 
-def test_the_copy_is_configured_with_deletion_protection_off() -> None:
-    run = Run()
-
+def test_the_stack_is_created_on_a_settings_file_with_the_copys_config(run: Run) -> None:
     run()
 
-    assert run.stack.config is not None
-    assert run.stack.config.plain[f"{PROJECT}:deletionProtection"] == "false"
-    assert run.stack.config.paths["aws:defaultTags.tags.IntegrationStack"] == NAME
+    config = copy_of("dev")
+    assert run.settings_at_create == {"config": config}
+    assert config[f"{PROJECT}:deletionProtection"] is False
+    assert config["aws:defaultTags"]["tags"]["IntegrationStack"] == NAME
 
 
-def test_each_phase_time_and_the_resource_count_are_printed() -> None:
-    run = Run()
-
+def test_each_phase_time_and_the_resource_count_are_printed(run: Run) -> None:
     result = run()
 
     assert [(p.name, p.seconds, p.outcome) for p in result.phases] == [
         ("create stack", 2.5, "ok"),
-        ("configure", 2.5, "ok"),
         ("up", 2.5, "ok"),
         ("smoke check", 2.5, "ok"),
         ("destroy", 2.5, "ok"),
@@ -521,20 +696,18 @@ def test_each_phase_time_and_the_resource_count_are_printed() -> None:
     assert "[integration] up: ok in 2.5s" in run.lines
     assert "[integration] resources: 42 in the stack (create=42)" in run.lines
     assert "+ aws:ec2/vpc:Vpc network-vpc created" in run.lines  # up's output streams through
-    assert run.lines[-8:] == [
+    assert run.lines[-7:] == [
         "[integration] phase            seconds  outcome",
         "[integration] create stack         2.5  ok",
-        "[integration] configure            2.5  ok",
         "[integration] up                   2.5  ok",
         "[integration] smoke check          2.5  ok",
         "[integration] destroy              2.5  ok",
         "[integration] remove stack         2.5  ok",
-        "[integration] total               15.0",
+        "[integration] total               12.5",
     ]
 
 
-def test_a_failed_up_is_still_destroyed_and_removed() -> None:
-    run = Run()
+def test_a_failed_up_is_still_destroyed_and_removed(run: Run) -> None:
     run.stack.during_up = fail_with(RuntimeError("up failed: AccessDenied"))
 
     with pytest.raises(RuntimeError, match="AccessDenied"):
@@ -543,19 +716,20 @@ def test_a_failed_up_is_still_destroyed_and_removed() -> None:
     assert run.stack.calls == EVERYTHING
     assert run.smoke_inputs == []
     assert "[integration] up: failed in 2.5s" in run.lines
+    assert not run.settings_file.exists()
 
 
-def test_a_failed_smoke_check_fails_the_run_after_the_clean_up() -> None:
-    run = Run(smoke_status=1)
+def test_a_failed_smoke_check_fails_the_run_after_the_clean_up(run: Run) -> None:
+    run.smoke_status = 1
 
     with pytest.raises(SmokeCheckError, match="exit status 1"):
         run()
 
     assert run.stack.calls == EVERYTHING
+    assert not run.settings_file.exists()
 
 
-def test_ctrl_c_during_up_destroys_and_removes_then_stops() -> None:
-    run = Run()
+def test_ctrl_c_during_up_destroys_and_removes_then_stops(run: Run) -> None:
     run.stack.during_up = fail_with(KeyboardInterrupt())
 
     with pytest.raises(KeyboardInterrupt):
@@ -563,10 +737,10 @@ def test_ctrl_c_during_up_destroys_and_removes_then_stops() -> None:
 
     assert run.stack.calls == EVERYTHING
     assert "[integration] up: interrupted in 2.5s" in run.lines
+    assert not run.settings_file.exists()
 
 
-def test_sigterm_during_up_destroys_and_removes_then_stops() -> None:
-    run = Run()
+def test_sigterm_during_up_destroys_and_removes_then_stops(run: Run) -> None:
     run.stack.during_up = lambda: os.kill(os.getpid(), signal.SIGTERM)
     unhandled: list[int] = []
 
@@ -575,6 +749,7 @@ def test_sigterm_during_up_destroys_and_removes_then_stops() -> None:
 
     assert unhandled == []
     assert run.stack.calls == EVERYTHING
+    assert not run.settings_file.exists()
 
 
 @pytest.fixture(autouse=True)
@@ -586,8 +761,7 @@ def ctrl_c_raises_keyboard_interrupt() -> Iterator[None]:
     signal.signal(signal.SIGINT, previous)
 
 
-def test_ctrl_c_during_the_destroy_does_not_cut_it_short() -> None:
-    run = Run()
+def test_ctrl_c_during_the_destroy_does_not_cut_it_short(run: Run) -> None:
     run.stack.during_destroy = lambda: os.kill(os.getpid(), signal.SIGINT)
 
     try:
@@ -602,22 +776,25 @@ def test_ctrl_c_during_the_destroy_does_not_cut_it_short() -> None:
         "`make integration-cleanup` destroys later)"
     ]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert not run.settings_file.exists()
 
 
-def test_a_failed_destroy_keeps_the_stack_and_says_how_to_finish() -> None:
-    run = Run()
+def test_a_failed_destroy_keeps_the_stack_and_says_how_to_finish(run: Run) -> None:
     run.stack.destroy_failures = [RuntimeError("DependencyViolation")]
 
     with pytest.raises(LeftoverStackError, match=f"pulumi destroy --stack {NAME}"):
         run()
 
-    assert run.stack.calls == ["create", "configure", "up", "destroy"]  # no remove
+    assert run.stack.calls == ["create", "up", "destroy"]  # no remove
     assert "[integration] clean-up failed: DependencyViolation" in run.lines
     assert any(f"Key=IntegrationStack,Values={NAME}" in line for line in run.lines)
+    # The stack's settings (its secrets provider among them) stay for its clean-up, whose
+    # `pulumi stack rm` deletes them.
+    assert yaml.safe_load(run.settings_file.read_text(encoding="utf-8")) == run.settings_at_create
+    assert f"[integration] Pulumi.{NAME}.yaml stays for the stack's clean-up" in run.lines
 
 
-def test_a_failed_destroy_does_not_hide_why_the_run_failed() -> None:
-    run = Run()
+def test_a_failed_destroy_does_not_hide_why_the_run_failed(run: Run) -> None:
     run.stack.during_up = fail_with(RuntimeError("up failed"))
     run.stack.destroy_failures = [RuntimeError("destroy failed")]
 
@@ -627,22 +804,13 @@ def test_a_failed_destroy_does_not_hide_why_the_run_failed() -> None:
     assert "[integration] clean-up failed: destroy failed" in run.lines
 
 
-def test_the_destroy_waits_for_an_interrupted_operation_to_release_the_lock() -> None:
-    run = Run()
+def test_the_destroy_waits_for_an_interrupted_operation_to_release_the_lock(run: Run) -> None:
     run.stack.destroy_failures = [StackLockedError("locked"), StackLockedError("locked")]
 
     run()
 
     assert run.pauses == [30.0, 30.0]
-    assert run.stack.calls == [
-        "create",
-        "configure",
-        "up",
-        "destroy",
-        "destroy",
-        "destroy",
-        "remove",
-    ]
+    assert run.stack.calls == ["create", "up", "destroy", "destroy", "destroy", "remove"]
 
 
 def test_a_lock_that_outlasts_the_wait_is_cancelled() -> None:
@@ -662,15 +830,31 @@ def test_a_lock_that_outlasts_the_wait_is_cancelled() -> None:
     assert stack.calls == ["destroy", "destroy", "destroy", "cancel", "destroy", "remove"]
 
 
-def test_a_stack_that_was_never_created_needs_no_clean_up(tmp_path: Path) -> None:
-    run = Run(record_file=tmp_path / "record", create_error=RuntimeError("no backend"))
+@pytest.mark.parametrize("error", [RuntimeError("no backend"), KeyboardInterrupt()])
+def test_a_stack_that_was_never_created_needs_no_clean_up_but_its_settings_file_goes(
+    run: Run, tmp_path: Path, error: BaseException
+) -> None:
+    run.record_file = tmp_path / "record"
+    run.create_error = error
 
-    with pytest.raises(RuntimeError, match="no backend"):
+    with pytest.raises(type(error)):
         run()
 
     assert run.stack.calls == []
+    assert run.settings_at_create == {"config": copy_of("dev")}
+    assert not run.settings_file.exists()
     # Recorded before creating: a later clean-up must also find a half-created stack.
     assert (tmp_path / "record").read_text(encoding="utf-8") == f"{NAME}\n"
+
+
+def test_a_settings_file_already_there_stops_the_run_before_anything(run: Run) -> None:
+    run.settings_file.write_text("config: {}\n", encoding="utf-8")
+
+    with pytest.raises(FileExistsError, match=f"Pulumi.{NAME}.yaml exists already"):
+        run()
+
+    assert run.settings_at_create is None  # no stack created
+    assert run.settings_file.read_text(encoding="utf-8") == "config: {}\n"
 
 
 def fail_with(error: BaseException) -> Callable[[], None]:
@@ -872,30 +1056,20 @@ def cli_calls(log: Path) -> list[list[str]]:
     return [[arg for arg in call if arg not in noise] for call in calls if call != ["version"]]
 
 
-def test_the_adapter_creates_configures_counts_and_removes_through_the_cli(
-    cli_log: Path,
-) -> None:
+def test_the_adapter_creates_counts_and_removes_through_the_cli(cli_log: Path) -> None:
     from tests.integration.automation import create_stack  # noqa: PLC0415
 
     stack = create_stack(NAME)
-    stack.configure(
-        StackConfig(
-            plain={"aws:region": "us-east-1", f"{PROJECT}:deletionProtection": "false"},
-            paths={"aws:defaultTags.tags.Environment": "dev"},
-        )
-    )
     count = stack.resource_count()
     stack.remove()
 
     assert count == 2  # the stack and its provider are not resources of the program
+    # No config calls: `pulumi stack init` reads the settings file the harness wrote.
     assert cli_calls(cli_log) == [
         ["stack", "init"],
-        ["config", "set-all", "--plaintext", "aws:region=us-east-1", "--plaintext",
-         f"{PROJECT}:deletionProtection=false"],
-        ["config", "set-all", "--path", "--plaintext", "aws:defaultTags.tags.Environment=dev"],
         ["stack", "export", "--show-secrets"],
         ["stack", "rm", "--yes"],
-    ]  # fmt: skip
+    ]
 
 
 def test_a_throw_away_stack_encrypts_with_the_environments_key_when_given(

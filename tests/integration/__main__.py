@@ -25,7 +25,7 @@ from tests.integration.ephemeral import (
 
 
 def check() -> int:
-    problems = missing_prerequisites(os.environ, home=Path.home(), require_opt_in=False)
+    problems = missing_prerequisites(os.environ, require_opt_in=False)
     try:
         plan_from_env(os.environ)
     except ConfigCopyError as error:

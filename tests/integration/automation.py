@@ -16,7 +16,6 @@ from pulumi import automation as auto
 from tests.integration.ephemeral import (
     PROJECT_DIR,
     Output,
-    StackConfig,
     StackLockedError,
     UpReport,
     count_resources,
@@ -38,15 +37,6 @@ class AutomationStack:
     @property
     def name(self) -> str:
         return self.stack.name
-
-    def configure(self, config: StackConfig) -> None:
-        # Two calls: `--path` would also parse the top-level keys as paths.
-        if config.plain:
-            self.stack.set_all_config({k: auto.ConfigValue(v) for k, v in config.plain.items()})
-        if config.paths:
-            self.stack.set_all_config(
-                {k: auto.ConfigValue(v) for k, v in config.paths.items()}, path=True
-            )
 
     def up(self, on_output: Output) -> UpReport:
         result = self.stack.up(on_output=on_output, on_error=on_output)
@@ -70,14 +60,17 @@ class AutomationStack:
         self.stack.cancel()
 
     def remove(self) -> None:
-        # Also deletes the Pulumi.<stack>.yaml that setting config wrote into the project.
+        # `pulumi stack rm` also deletes the stack's settings file, Pulumi.<stack>.yaml.
         self.stack.workspace.remove_stack(self.stack.name)
 
 
 def create_stack(stack_name: str) -> AutomationStack:
-    """A new stack of this project; the program is the checkout's __main__.py and venv/. Its
-    secrets go to PULUMI_SECRETS_PROVIDER (the environment's KMS key, in CI) when that is set,
-    as `make up` does, else to the backend's default (a passphrase for a self-managed one)."""
+    """A new stack of this project; the program is the checkout's __main__.py and venv/, its
+    config the Pulumi.<stack>.yaml the harness wrote, which `pulumi stack init` reads and keeps.
+    Its secrets go to PULUMI_SECRETS_PROVIDER (the environment's KMS key, in CI) when that is
+    set, as `make up` does, else to the backend's default (a passphrase for a self-managed one);
+    `stack init` adds that provider's keys to the file and keeps the rest, as every CLI but
+    3.135.0 does (pulumi/pulumi#17457)."""
     provider = os.environ.get("PULUMI_SECRETS_PROVIDER") or None
     return AutomationStack(
         auto.create_stack(

@@ -1,20 +1,29 @@
 """Deploy a throw-away copy of a stack, prove it works, and always tear it down again.
 
 The orchestration is plain Python around a small interface, `EphemeralStack`, so the naming, the
-config copy, the phase timing, the clean-up on failure or interruption and the skip reasons all
-run offline against a fake (tests/test_integration_harness.py). tests/integration/automation.py
-implements the interface with Pulumi's Automation API.
+copy's settings file, the phase timing, the clean-up on failure or interruption and the skip
+reasons all run offline against a fake (tests/test_integration_harness.py).
+tests/integration/automation.py implements the interface with Pulumi's Automation API.
 
-The config copy goes through the Pulumi CLI, as a person would do it (`pulumi config set-all`):
-top-level values as plain strings, maps and lists such as `aws:defaultTags` as `--path` keys
-(`aws:defaultTags.tags.Environment=dev`). That works with every CLI version the SDK accepts and
-leaves the new stack's settings file to Pulumi. Values `--path` cannot carry unchanged (secrets,
-strings that read as numbers or booleans) are refused before anything is created.
+The copy's config is the stack file's, read with PyYAML (as the tests read every stack file), with
+its region, deletion protection and run tag set for the copy. The harness writes it as the copy's
+own settings file, Pulumi.<copy>.yaml in the project, before the stack is created: `pulumi stack
+init` keeps that config and adds its secrets provider's keys, and `pulumi up` reads it as any
+stack's. So maps, lists, numbers, booleans and strings that look like numbers reach the copy as
+the stack file has them; every string is written quoted, so no YAML reader retypes one. Secrets
+are refused before anything is created: they are encrypted for their own stack alone. The file
+lives as long as the stack: `pulumi stack rm` deletes it and the harness removes whatever is left,
+after a failure or an interruption too; a stack that outlives the run keeps it for `make
+integration-cleanup`. Its name, Pulumi.it-*.yaml, is git-ignored.
+
+AWS credentials are whatever botocore's credential chain finds (environment, profiles, SSO,
+credential_process, web identity, container, instance metadata), asked only once a run is
+enabled, since off EC2 its last step waits for an instance metadata service that is not there.
 """
 
 from __future__ import annotations
 
-import configparser
+import copy
 import json
 import re
 import secrets
@@ -32,7 +41,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol, TypeVar
 
+import botocore.session
 import yaml
+from botocore.exceptions import BotoCoreError
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PROJECT_NAME: str = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text(encoding="utf-8"))[
@@ -111,10 +122,9 @@ class ConfigCopyError(ValueError):
     """The stack file holds something an ephemeral copy cannot or must not reproduce."""
 
 
-@dataclass(frozen=True)
-class StackConfig:
-    plain: dict[str, str]  # top-level keys, set as they are
-    paths: dict[str, str]  # values inside maps and lists, keyed by `--path` expressions
+def stack_settings_path(stack: str, project_dir: Path = PROJECT_DIR) -> Path:
+    """Pulumi.<stack>.yaml: where Pulumi keeps a stack's settings (its config among them)."""
+    return project_dir / f"Pulumi.{stack}.yaml"
 
 
 def available_stack_files(project_dir: Path = PROJECT_DIR) -> list[str]:
@@ -126,57 +136,41 @@ def available_stack_files(project_dir: Path = PROJECT_DIR) -> list[str]:
 
 
 def load_stack_file(stack_file: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    path = project_dir / f"Pulumi.{stack_file}.yaml"
+    path = stack_settings_path(stack_file, project_dir)
     if not STACK_NAME_RULE.fullmatch(stack_file) or not path.is_file():
         choices = ", ".join(available_stack_files(project_dir))
         raise ConfigCopyError(f"no stack file Pulumi.{stack_file}.yaml (choose one of: {choices})")
     return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("config") or {}
 
 
-# `pulumi config set --path` stores "true"/"false" as booleans and integers as numbers.
-RETYPED_BY_PATH = re.compile(r"[+-]?\d+|true|false")
-PLAIN_SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-
-
-def _segment(name: str, where: str) -> str:
-    if PLAIN_SEGMENT.fullmatch(name):
-        return f".{name}"
-    if '"' in name or "=" in name:
-        raise ConfigCopyError(f"{where}: the key {name!r} cannot be written as a --path segment")
-    return f'["{name}"]'
-
-
-def _path_values(path: str, value: Any) -> Iterator[tuple[str, str]]:
-    if isinstance(value, Mapping) and "secure" in value:
-        raise ConfigCopyError(
-            f"{path} is a secret, encrypted for its own stack: set it on the copy by hand"
-        )
-    if isinstance(value, Mapping | list) and not value:
-        raise ConfigCopyError(f"{path} is empty: --path can only set values inside it")
+def _refuse_secrets(key: str, value: Any) -> None:
+    """A secure value is encrypted with its own stack's secrets provider (a key, salt or data key
+    of that stack's): the copy, created with a provider of its own, could not decrypt it."""
     if isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _path_values(path + _segment(str(key), path), item)
+        if "secure" in value:
+            raise ConfigCopyError(
+                f"{key} is a secret, encrypted for its own stack: a copy cannot decrypt it; "
+                "integration-test a stack file without secrets"
+            )
+        for name, item in value.items():
+            _refuse_secrets(f"{key}.{name}", item)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _path_values(f"{path}[{index}]", item)
-    elif isinstance(value, bool):  # before int: a bool is an int to Python
-        yield path, "true" if value else "false"
-    elif isinstance(value, int):
-        yield path, str(value)
-    elif isinstance(value, str) and not RETYPED_BY_PATH.fullmatch(value):
-        yield path, value
-    else:
-        raise ConfigCopyError(
-            f"{path} = {value!r} would change type through `pulumi config set --path`"
-        )
+            _refuse_secrets(f"{key}[{index}]", item)
 
 
-def _plain_value(key: str, value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float | str):
-        return str(value)
-    raise ConfigCopyError(f"{key} = {value!r} is not a value a stack file can set")
+def _with_run_tag(default_tags: Any, stack_name: str) -> dict[str, Any]:
+    """aws:defaultTags with the run tag added to its `tags`, both made when the file has none."""
+    default_tags = {} if default_tags is None else default_tags
+    if isinstance(default_tags, Mapping):
+        tags = default_tags.get("tags")
+        tags = {} if tags is None else tags
+        if isinstance(tags, Mapping):
+            return {**default_tags, "tags": {**tags, RUN_TAG: stack_name}}
+    raise ConfigCopyError(
+        f"aws:defaultTags is {default_tags!r}: the copy needs a map with a map `tags` for its "
+        f"{RUN_TAG} tag"
+    )
 
 
 def ephemeral_config(
@@ -185,28 +179,45 @@ def ephemeral_config(
     stack_name: str,
     region: str,
     project: str = PROJECT_NAME,
-) -> StackConfig:
-    """Every key of the stack file, plus what makes the copy safe to create and to destroy."""
+) -> dict[str, Any]:
+    """Every key of the stack file, its value as it is, plus what makes the copy safe to create
+    and to destroy: the chosen region, deletion protection off and the run tag."""
     domain = stack_file_config.get(f"{project}:domainName")
     if domain:
         raise ConfigCopyError(
             f"{project}:domainName is {domain!r}: a copy would claim the same DNS name and "
             "certificate as the real stack; integration-test a stack file without a domain"
         )
-    plain: dict[str, str] = {}
-    paths: dict[str, str] = {}
     for key, value in stack_file_config.items():
-        if isinstance(value, Mapping | list):
-            if "." in key or "[" in key:
-                raise ConfigCopyError(f"{key}: a key with '.' or '[' cannot start a --path")
-            paths.update(_path_values(key, value))
-        else:
-            plain[key] = _plain_value(key, value)
-    plain["aws:region"] = region
+        _refuse_secrets(key, value)
+    config = copy.deepcopy(dict(stack_file_config))
+    config["aws:region"] = region
     # The copy must always be destroyable, whatever the real stack protects.
-    plain[f"{project}:deletionProtection"] = "false"
-    paths[f"aws:defaultTags.tags.{RUN_TAG}"] = stack_name
-    return StackConfig(plain=plain, paths=paths)
+    config[f"{project}:deletionProtection"] = False
+    config["aws:defaultTags"] = _with_run_tag(config.get("aws:defaultTags"), stack_name)
+    return config
+
+
+class _QuotedStrings(yaml.SafeDumper):
+    """PyYAML's safe dumper with every string quoted, so that no YAML reader (Pulumi's is Go's,
+    not PyYAML) takes one for a number, a boolean or a date, however it looks."""
+
+
+_QuotedStrings.add_representer(
+    str, lambda dumper, text: dumper.represent_scalar("tag:yaml.org,2002:str", text, style='"')
+)
+
+SETTINGS_FILE_HEADER = (
+    "# The settings of a throw-away stack (tests/integration/ephemeral.py), removed with it.\n"
+)
+
+
+def write_stack_settings(path: Path, config: Mapping[str, Any]) -> None:
+    """The copy's settings file, written before its stack exists: `pulumi stack init` keeps the
+    config in it and adds its secrets provider's keys. An existing file is never overwritten."""
+    document = yaml.dump({"config": dict(config)}, Dumper=_QuotedStrings, sort_keys=False)
+    with path.open("x", encoding="utf-8") as handle:
+        handle.write(SETTINGS_FILE_HEADER + document)
 
 
 def choose_region(env: Mapping[str, str], stack_file_config: Mapping[str, Any]) -> tuple[str, str]:
@@ -226,7 +237,8 @@ class Plan:
     stack_name: str
     region: str
     region_source: str
-    config: StackConfig
+    config: dict[str, Any]  # the copy's config block
+    settings_file: Path  # Pulumi.<stack_name>.yaml in the project, where `config` is written
     record_file: Path | None = None
 
 
@@ -247,92 +259,58 @@ def plan_from_env(
         region=region,
         region_source=region_source,
         config=ephemeral_config(stack_file_config, stack_name=stack_name, region=region),
+        settings_file=stack_settings_path(stack_name, project_dir),
         record_file=Path(record_file) if record_file else None,
     )
 
 
 # --- Prerequisites (the skip reasons) ------------------------------------------------------
 
-# Keys that make a profile in ~/.aws/config or ~/.aws/credentials able to produce credentials.
-CREDENTIAL_KEYS = frozenset(
-    {
-        "aws_access_key_id",
-        "role_arn",
-        "credential_process",
-        "sso_session",
-        "sso_start_url",
-        "web_identity_token_file",
-    }
-)
 
-
-def _profiles(env: Mapping[str, str], home: Path) -> dict[str, set[str]]:
-    """Profile name -> its keys, from the shared config and credentials files."""
-    files = [
-        (Path(env.get("AWS_CONFIG_FILE") or home / ".aws" / "config"), "profile "),
-        (Path(env.get("AWS_SHARED_CREDENTIALS_FILE") or home / ".aws" / "credentials"), ""),
-    ]
-    profiles: dict[str, set[str]] = {}
-    for path, prefix in files:
-        parser = configparser.RawConfigParser()
-        try:
-            parser.read_string(path.read_text(encoding="utf-8"))
-        except (OSError, configparser.Error):
-            continue
-        for section in parser.sections():
-            name = section.removeprefix(prefix) if section != "default" else section
-            profiles.setdefault(name, set()).update(parser.options(section))
-    return profiles
-
-
-def has_aws_credentials(env: Mapping[str, str], home: Path) -> bool:
-    """Whether the AWS SDKs would find credentials, judged from env and files alone: no call
-    to AWS, so an expired or wrong credential still counts."""
-    profile = env.get("AWS_PROFILE") or "default"
-    return any(
-        (
-            env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"),
-            env.get("AWS_WEB_IDENTITY_TOKEN_FILE") and env.get("AWS_ROLE_ARN"),
-            env.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
-            env.get("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
-            _profiles(env, home).get(profile, set()) & CREDENTIAL_KEYS,
-        )
-    )
-
-
-def aws_credentials_problem(env: Mapping[str, str], home: Path) -> str | None:
-    if has_aws_credentials(env, home):
-        return None
-    if env.get("AWS_ACCESS_KEY_ID"):
-        return "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"
-    if env.get("AWS_PROFILE"):
+def aws_credentials_problem() -> str | None:
+    """What keeps botocore's credential chain (the AWS CLI's; the other AWS SDKs, the Pulumi AWS
+    provider's among them, read the same sources) from finding credentials in this process's
+    environment; None when it finds some. It tries the environment, AWS_PROFILE's (or the
+    default) profile with its keys, role, SSO session or credential_process, web identity, the
+    container endpoint and last the instance metadata service, which off EC2 costs a time-out
+    unless AWS_EC2_METADATA_DISABLED=true. Credentials are found, not used: no AWS API is
+    called, so an expired or revoked one still counts."""
+    try:
+        credentials = botocore.session.get_session().get_credentials()
+    except BotoCoreError as error:  # e.g. AWS_PROFILE names no profile, a key id without secret
+        return f"AWS credentials: {error}"
+    if credentials is None:
         return (
-            f"AWS_PROFILE={env['AWS_PROFILE']} names no profile with credentials in "
-            "~/.aws/config or ~/.aws/credentials"
+            "no AWS credentials: botocore's credential chain found none (environment, profile, "
+            "SSO, credential_process, web identity, container or instance metadata)"
         )
-    return (
-        "no AWS credentials: none of AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY, AWS_PROFILE, "
-        "AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or "
-        "_FULL_URI is set, and ~/.aws has no default profile with credentials"
-    )
+    return None
 
 
 def missing_prerequisites(
     env: Mapping[str, str],
     *,
-    home: Path,
     which: Callable[[str], str | None] = shutil.which,
+    credentials_problem: Callable[[], str | None] = aws_credentials_problem,
     require_opt_in: bool = True,
 ) -> list[str]:
-    """Everything that stops a real deployment, each named; empty when it can go ahead."""
+    """Everything that stops a real deployment, each named; empty when it can go ahead. The
+    credential chain is asked only for a run that is enabled (PULUMI_INTEGRATION=1, or the
+    `check` command, which passes require_opt_in=False): the offline suite must never wait for
+    an instance metadata service."""
     missing: list[str] = []
-    if require_opt_in and env.get(ENABLE_VAR) != "1":
-        missing.append(f"{ENABLE_VAR}=1 is not set (`make integration` sets it)")
+    enabled = env.get(ENABLE_VAR) == "1" or not require_opt_in
+    if not enabled:
+        missing.append(
+            f"{ENABLE_VAR}=1 is not set (`make integration` sets it; AWS credentials are "
+            "checked once it is)"
+        )
     if which("pulumi") is None:
         missing.append(f"the pulumi CLI is not on PATH (install: {INSTALL_HINT})")
-    credentials = aws_credentials_problem(env, home)
-    if credentials:
-        missing.append(credentials)
+    if enabled:
+        credentials = credentials_problem()
+        if credentials:
+            missing.append(credentials)
     return missing
 
 
@@ -352,8 +330,6 @@ class StackLockedError(Exception):
 class EphemeralStack(Protocol):
     @property
     def name(self) -> str: ...
-
-    def configure(self, config: StackConfig) -> None: ...
 
     def up(self, on_output: Output) -> UpReport: ...
 
@@ -574,20 +550,23 @@ def deploy_and_prove(
     clock: Callable[[], float] = time.monotonic,
     pause: Callable[[float], None] = time.sleep,
 ) -> RunResult:
-    """Create, configure, `up`, smoke-check; then destroy and remove the stack, whatever
-    happened (failure, Ctrl-C, SIGTERM). Raises the first failure, or LeftoverStackError."""
+    """Write the copy's settings file, create the stack, `up`, smoke-check; then destroy and
+    remove the stack and its settings file, whatever happened (failure, Ctrl-C, SIGTERM). Raises
+    the first failure, or LeftoverStackError; a stack left over keeps its settings file."""
     timer = PhaseTimer(out, clock)
     result = RunResult(plan.stack_name, phases=timer.phases)
     out(
         f"[integration] {plan.stack_name}: a copy of Pulumi.{plan.stack_file}.yaml in "
         f"{plan.region} (from {plan.region_source})"
     )
+    if plan.settings_file.exists():  # someone else's: neither overwritten nor removed
+        raise FileExistsError(f"{plan.settings_file} exists already")
     record_stack_name(plan.record_file, plan.stack_name)
     stack: EphemeralStack | None = None
     try:
         with sigterm_interrupts():
+            write_stack_settings(plan.settings_file, plan.config)
             stack = timer.run("create stack", factory, plan.stack_name)
-            timer.run("configure", stack.configure, plan.config)
             up = timer.run("up", stack.up, out)
             result.resource_changes = up.resource_changes
             result.resource_count = stack.resource_count()
@@ -600,6 +579,11 @@ def deploy_and_prove(
                 raise SmokeCheckError(result.smoke_exit_status)
     finally:
         cleaned = stack is None or tear_down(stack, timer, out=out, pause=pause)
+        if cleaned:
+            # `pulumi stack rm` deletes it too; a stack never created leaves it to the harness.
+            plan.settings_file.unlink(missing_ok=True)
+        else:
+            out(f"[integration] {plan.settings_file.name} stays for the stack's clean-up")
         timer.report()
     if not cleaned:
         raise LeftoverStackError(leftover_advice(plan.stack_name))

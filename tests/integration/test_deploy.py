@@ -1,15 +1,15 @@
 """The real thing: a throw-away copy of a stack deployed to AWS, smoke-checked, destroyed.
 
 Runs only with PULUMI_INTEGRATION=1, the pulumi CLI on PATH and AWS credentials (`make
-integration STACK=dev` sets the first and checks the others); otherwise it is skipped, naming
-what is missing. Environment: INTEGRATION_STACK (stack file, default dev), INTEGRATION_REGION
+integration STACK=dev` sets the first and checks the others; the credentials, as botocore's chain
+finds them, are looked for only once the first is set); otherwise it is skipped, naming what is
+missing. Environment: INTEGRATION_STACK (stack file, default dev), INTEGRATION_REGION
 or AWS_REGION (default: the stack file's aws:region), INTEGRATION_RECORD_FILE (optional).
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
@@ -17,7 +17,7 @@ from tests.integration.ephemeral import deploy_and_prove, missing_prerequisites,
 
 
 def test_a_copy_of_the_stack_deploys_passes_the_smoke_check_and_is_destroyed() -> None:
-    missing = missing_prerequisites(os.environ, home=Path.home())
+    missing = missing_prerequisites(os.environ)
     if missing:
         pytest.skip("integration test not run: " + "; ".join(missing))
     # Imported only for a real run: a skipped one need not load the Pulumi SDK.
