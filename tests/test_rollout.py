@@ -309,24 +309,27 @@ def test_a_newer_ami_waits_for_a_deliberate_replace() -> None:
     assert provider.diff("id", resolved, other).replaces == ["parameters"]
 
 
-@pytest.mark.parametrize("provider", [RolloutProvider(), MachineImageProvider()])
-def test_the_providers_unpickle_where_pulumi_runs_them(provider: Any) -> None:
+def test_the_providers_unpickle_where_pulumi_runs_them() -> None:
     """Pulumi pickles a dynamic provider by reference to its module and unpickles it in a
-    provider process started in the project directory: it must import from there."""
-    serialized = serialize_provider(provider)
-    assert b"def roll_out" not in base64.b64decode(serialized)  # by reference, not by value
+    provider process started in the project directory: it must import from there. One fresh
+    interpreter loads both, one pickle a line."""
+    providers = [RolloutProvider(), MachineImageProvider()]
+    serialized = [serialize_provider(provider) for provider in providers]
+    for pickled in serialized:
+        assert b"def roll_out" not in base64.b64decode(pickled)  # by reference, not by value
     loaded = subprocess.run(
         [
             sys.executable,
             "-c",
-            "import base64, sys, dill; "
-            "print(type(dill.loads(base64.b64decode(sys.stdin.read()))).__name__)",
+            "import base64, sys, dill\n"
+            "for line in sys.stdin:\n"
+            "    print(type(dill.loads(base64.b64decode(line))).__name__)",
         ],
-        input=serialized,
+        input="".join(f"{pickled}\n" for pickled in serialized),
         capture_output=True,
         text=True,
         cwd=PROJECT_DIR,
         check=True,
         timeout=60,
     )
-    assert loaded.stdout.strip() == type(provider).__name__
+    assert loaded.stdout.split() == [type(provider).__name__ for provider in providers]
