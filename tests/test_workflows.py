@@ -191,15 +191,6 @@ def test_pull_requests_preview_dev_only_after_the_tests() -> None:
     assert role_to_assume(preview) == "${{ vars.AWS_PREVIEW_ROLE_ARN_DEV }}"
 
 
-def test_preview_comments_on_the_pull_request() -> None:
-    preview = job(PULL_REQUEST, "preview")
-    with_ = pulumi_step(preview)["with"]
-    assert with_["command"] == "preview"
-    assert with_["comment-on-pr"] is True
-    assert with_["github-token"] == "${{ secrets.GITHUB_TOKEN }}"
-    assert preview["permissions"]["pull-requests"] == "write"
-
-
 def _checks_out(step: Step) -> bool:
     return action(step) == CHECKOUT_ACTION
 
@@ -410,13 +401,6 @@ def test_integration_takes_a_stack_file_and_an_optional_region() -> None:
     assert inputs["region"]["type"] == "string"
     assert inputs["region"].get("required", False) is False
     assert inputs["region"]["default"] == ""
-
-
-def test_integration_runs_one_at_a_time_and_is_never_cancelled_by_a_newer_run() -> None:
-    assert workflow(INTEGRATION)["concurrency"] == {
-        "group": "integration",
-        "cancel-in-progress": False,
-    }
 
 
 def test_integration_installs_the_pulumi_cli_and_the_program_before_running() -> None:
