@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from scripts import cost
-from tests.integration.ephemeral import available_stack_files
+from tests.integration.ephemeral import REGION_VARS, available_stack_files
 from tests.test_bootstrap import bootstrap
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -423,7 +423,8 @@ def test_integration_passes_the_inputs_through_the_environment() -> None:
 
     assert step["run"].strip() == 'make integration STACK="$STACK"'  # no ${{ }} in the script
     assert step["env"]["STACK"] == "${{ inputs.stack || 'dev' }}"  # schedules have no inputs
-    assert step["env"]["INTEGRATION_REGION"] == "${{ inputs.region }}"
+    # The variable the harness reads the region from first (AWS_REGION when it is empty).
+    assert step["env"][REGION_VARS[0]] == "${{ inputs.region }}"
     assert "continue-on-error" not in step
 
 
