@@ -198,6 +198,27 @@ def start(box: Instance) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def started(tmp_path_factory: pytest.TempPathFactory, app: AppSource) -> Instance:
+    box = instance(tmp_path_factory.mktemp("instance"), app)
+    start(box)
+    return box
+
+
+# Started once, for the tests that only read what the start did: a start runs up to seven
+# stand-ins, a few hundredths of a second each.
+@pytest.fixture(scope="module")
+def private_box(tmp_path_factory: pytest.TempPathFactory) -> Instance:
+    """An image of a private ECR registry, with a plain value and secrets, started."""
+    app = container_app(environment={"LOG_LEVEL": "info"}, secrets=SECRETS)
+    return started(tmp_path_factory, app)
+
+
+@pytest.fixture(scope="module")
+def public_box(tmp_path_factory: pytest.TempPathFactory) -> Instance:
+    """A public image on port 8080, started."""
+    return started(tmp_path_factory, container_app(PUBLIC_IMAGE))
+
+
 def exec_lines(unit: str, directive: str) -> list[str]:
     prefix = f"{directive}="
     return [line.removeprefix(prefix) for line in unit.splitlines() if line.startswith(prefix)]
@@ -233,48 +254,38 @@ def test_unit_runs_the_rendered_scripts_in_order() -> None:
     assert "Restart=on-failure" in unit.splitlines()
 
 
-def test_private_ecr_image_is_pulled_after_a_login_to_its_registry(tmp_path: Path) -> None:
-    box = instance(tmp_path, container_app(secrets=SECRETS))
-
-    start(box)
-
-    login, docker_login = (call for call in box.calls if "login" in " ".join(call["argv"]))
+def test_private_ecr_image_is_pulled_after_a_login_to_its_registry(private_box: Instance) -> None:
+    login, docker_login = (call for call in private_box.calls if "login" in " ".join(call["argv"]))
     assert login["argv"] == ["aws", "ecr", "get-login-password", "--region", REGION]
     assert docker_login["argv"] == [
         "docker", "login", "--username", "AWS", "--password-stdin", REGISTRY,
     ]  # fmt: skip
     assert docker_login["stdin"] == "ecr-token\n"  # the password never is an argument
     # The token is stored on the tmpfs, with the secrets, and leaves with them.
-    assert docker_login["DOCKER_CONFIG"] == str(box.runtime / "docker")
-    pull = [call["argv"] for call in box.calls if call["argv"][1] == "pull"]
+    assert docker_login["DOCKER_CONFIG"] == str(private_box.runtime / "docker")
+    pull = [call["argv"] for call in private_box.calls if call["argv"][1] == "pull"]
     assert pull == [["docker", "pull", "--quiet", ECR_IMAGE]]
 
 
-def test_public_image_is_pulled_without_a_login(tmp_path: Path) -> None:
-    box = instance(tmp_path, container_app(PUBLIC_IMAGE))
-
-    start(box)
-
-    argvs = [call["argv"] for call in box.calls]
+def test_public_image_is_pulled_without_a_login(public_box: Instance) -> None:
+    argvs = [call["argv"] for call in public_box.calls]
     assert argvs[0] == ["docker", "rm", "--force", "app"]  # a container left by a killed client
     assert argvs[1] == ["docker", "pull", "--quiet", PUBLIC_IMAGE]
     assert not [argv for argv in argvs if argv[0] == "aws" or argv[1] == "login"]
 
 
-def test_container_runs_on_the_app_port_with_both_environment_files(tmp_path: Path) -> None:
-    box = instance(tmp_path, container_app(environment={"LOG_LEVEL": "info"}, secrets=SECRETS))
-
-    start(box)
-
-    [run] = [call for call in box.calls if call["argv"][1] == "run"]
+def test_container_runs_on_the_app_port_with_both_environment_files(
+    private_box: Instance,
+) -> None:
+    [run] = [call for call in private_box.calls if call["argv"][1] == "run"]
     assert run["argv"] == [
         "docker", "run", "--rm", "--name", "app", "--log-driver=none",
         "--security-opt", "no-new-privileges", "--cap-drop", "ALL", "--cap-add", "CHOWN",
         "--cap-add", "SETUID", "--cap-add", "SETGID", "--pids-limit", "512",
         "--memory", f"{container_memory_kib()}k",
         "-p", "8080:8080", "-e", "PORT=8080",
-        "--env-file", str(tmp_path / "etc-app" / "app.env"),
-        "--env-file", str(box.runtime / "secrets.env"),
+        "--env-file", str(private_box.directory / "etc-app" / "app.env"),
+        "--env-file", str(private_box.runtime / "secrets.env"),
         ECR_IMAGE,
     ]  # fmt: skip
     assert run["environment"] == {
@@ -293,16 +304,25 @@ def container_memory_kib(meminfo: Path = Path("/proc/meminfo")) -> int:
 
 
 def run_argv(box: Instance) -> list[str]:
-    start(box)
+    """The arguments the start gave `docker run`."""
     [run] = [call for call in box.calls if call["argv"][1] == "run"]
     return run["argv"]
+
+
+def run_only(box: Instance) -> Instance:
+    """ExecStart= after the fetch-secrets that writes the file of secrets it reads: enough for
+    `docker run`'s arguments (`container prepare` only pulls)."""
+    for path, arguments in ((FETCH_SECRETS_PATH, ()), (CONTAINER_PATH, ("run",))):
+        result = box.run(path, *arguments)
+        assert result.returncode == 0, result.stderr
+    return box
 
 
 STEP_DOWN = "--cap-drop ALL --cap-add CHOWN --cap-add SETUID --cap-add SETGID"
 
 
-def test_container_keeps_only_what_stepping_down_from_root_needs(tmp_path: Path) -> None:
-    argv = run_argv(instance(tmp_path, container_app(PUBLIC_IMAGE), app_port=8080))
+def test_container_keeps_only_what_stepping_down_from_root_needs(public_box: Instance) -> None:
+    argv = run_argv(public_box)
 
     assert shlex.join(argv).count("--cap-") == 4
     assert STEP_DOWN in shlex.join(argv)
@@ -311,15 +331,15 @@ def test_container_keeps_only_what_stepping_down_from_root_needs(tmp_path: Path)
 
 
 def test_container_below_port_1024_gets_only_net_bind_service(tmp_path: Path) -> None:
-    argv = shlex.join(run_argv(instance(tmp_path, container_app(PUBLIC_IMAGE), app_port=80)))
+    argv = shlex.join(run_argv(run_only(instance(tmp_path, container_app(PUBLIC_IMAGE), 80))))
 
     assert f"{STEP_DOWN} --cap-add NET_BIND_SERVICE" in argv
     assert argv.count("--cap-add") == 4
     assert "-p 80:80 -e PORT=80" in argv
 
 
-def test_container_is_limited_in_processes_and_memory(tmp_path: Path) -> None:
-    argv = shlex.join(run_argv(instance(tmp_path, container_app(PUBLIC_IMAGE))))
+def test_container_is_limited_in_processes_and_memory(public_box: Instance) -> None:
+    argv = shlex.join(run_argv(public_box))
 
     assert "--pids-limit 512" in argv
     assert f"--memory {container_memory_kib()}k" in argv
@@ -341,7 +361,7 @@ def test_container_memory_leaves_256_mib_to_the_host_or_half(
         "content": script["content"].replace("/proc/meminfo", str(meminfo)),
     }
 
-    assert f"--memory {container_kib}k" in shlex.join(run_argv(box))
+    assert f"--memory {container_kib}k" in shlex.join(run_argv(run_only(box)))
     assert container_memory_kib(meminfo) == container_kib
 
 

@@ -4,12 +4,12 @@ stack running the team's own app, probed through its health check."""
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import socket
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -613,17 +613,29 @@ def test_flaky_distribution_passes_after_retries(
 
 
 def test_never_good_stops_at_the_time_limit(
-    deploy: Callable[..., Deployment], capsys: pytest.CaptureFixture[str]
+    deploy: Callable[..., Deployment],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def down(method: str, index: int) -> Reply:
         return 502, {"X-Cache": "Error from cloudfront"}, "Bad Gateway"
 
     deployment = deploy(front=down)
-    started = time.monotonic()
+    # main's checks on a clock that only their pauses move: the time limit is spent, not waited.
+    now = [1000.0]
+    pauses: list[float] = []
 
-    code = smoke.main(deployment.argv("--initial-delay", "0.01", "--timeout", "0.5"))
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        now[0] += seconds
 
-    elapsed = time.monotonic() - started
+    on_the_fake_clock = functools.partial(smoke.iter_checks, sleep=sleep, clock=lambda: now[0])
+    monkeypatch.setattr(smoke, "iter_checks", on_the_fake_clock)
+    # Delays a binary fraction can hold exactly: 0.125 doubled to the 0.25 cap, within 1 s.
+    limits = ("--initial-delay", "0.125", "--max-delay", "0.25", "--timeout", "1")
+
+    code = smoke.main(deployment.argv(*limits))
+
     out, err = capsys.readouterr()
     assert out.splitlines() == replace(
         deployment.good_lines(),
@@ -632,11 +644,18 @@ def test_never_good_stops_at_the_time_limit(
         not_cached="FAIL not-cached: GET 1 of 2: expected 200, got 502",
     )
     assert code == 1
-    assert 0.5 <= elapsed < 1.5
+    # Retried until the limit is spent, the last pause cut to what is left of it: the sixth
+    # and last attempt comes at the limit.
+    assert pauses == [0.125, 0.25, 0.25, 0.25, 0.125]
     # Only the first check spent the time limit; the later ones got one attempt each.
-    assert err.count("RETRY https-root:") >= 3
-    assert "RETRY post-forwarded" not in err
-    assert err.splitlines()[-1].startswith("GIVE UP https-root: ")
+    retried = f"failed: {EXPECTED_BACKEND}, got 502 'Bad Gateway'"
+    assert err.splitlines() == [
+        *(
+            f"RETRY https-root: attempt {number} {retried}; next attempt in {pause:g}s"
+            for number, pause in enumerate(pauses, start=1)
+        ),
+        "GIVE UP https-root: 6 attempts, time limit of 1s spent",
+    ]
 
 
 def test_backoff_doubles_up_to_the_cap_and_stops_at_the_deadline(
