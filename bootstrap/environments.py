@@ -1,10 +1,11 @@
 """The environments the bootstrap makes roles for, read from the main program's stack files.
 
-Each stack file (Pulumi.<stack>.yaml) tags every resource with an `Environment` (its
-`aws:defaultTags`). Each environment gets its own deploy role, preview role and secrets key,
-which reach only its stacks' state and, where AWS evaluates tags, only resources carrying its
-tag. A deploy role is assumable from one GitHub environment only: the tag's name, except for
-`prod`, whose GitHub environment is the reviewed `production`.
+Each stack file (Pulumi.<stack>.yaml) tags every resource with a `Project` and an `Environment`
+(its `aws:defaultTags`). Each environment gets its own deploy role, preview role and secrets
+key, which reach only its stacks' state and, where AWS evaluates tags, only resources carrying
+both tags. So the stack files are where both tags come from: one `Project` for all of them.
+A deploy role is assumable from one GitHub environment only: the tag's name, except for `prod`,
+whose GitHub environment is the reviewed `production`.
 """
 
 from __future__ import annotations
@@ -16,13 +17,16 @@ from typing import Any
 
 import yaml
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+# Where the stack files are: the main program's directory.
+STACK_FILES_DIR = Path(__file__).resolve().parent.parent
 # The GitHub environment that guards an environment's deploys, where it is not the same name.
 GITHUB_ENVIRONMENTS = {"prod": "production"}
 # The one environment pull requests preview (and so may read the state and secrets of).
 PULL_REQUEST_ENVIRONMENT = "dev"
 # What AWS accepts in a role name, less the prefix the bootstrap puts before it.
 ENVIRONMENT_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+# What AWS accepts in a tag value.
+TAG_VALUE_PATTERN = re.compile(r"^[\w .:/=+\-@]{1,256}$")
 
 
 @dataclass(frozen=True)
@@ -40,26 +44,54 @@ class Environment:
         return "_" + self.name.upper().replace("-", "_")
 
 
-def _environment_tag(path: Path) -> Any:
+@dataclass(frozen=True)
+class StackFiles:
+    environments: tuple[Environment, ...]
+    project_tag: str  # the `Project` tag all of them put on their resources
+    problems: tuple[str, ...]
+
+
+def _tags(path: Path) -> dict[str, Any]:
     config = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("config") or {}
-    return ((config.get("aws:defaultTags") or {}).get("tags") or {}).get("Environment")
+    return (config.get("aws:defaultTags") or {}).get("tags") or {}
 
 
-def read_environments(project_dir: Path = PROJECT_DIR) -> tuple[tuple[Environment, ...], list[str]]:
-    """The environments of the stack files in `project_dir`, and what is wrong with them."""
+def read_stack_files(directory: Path | None = None) -> StackFiles:
+    """The environments and the project tag of the stack files in `directory` (the main
+    program's unless told), and what is wrong with them."""
     stacks: dict[str, list[str]] = {}
+    projects: dict[str, list[str]] = {}
     problems = []
-    for path in sorted(project_dir.glob("Pulumi.*.yaml")):
+    for path in sorted((directory or STACK_FILES_DIR).glob("Pulumi.*.yaml")):
         stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-        tag = _environment_tag(path)
-        if not isinstance(tag, str) or not ENVIRONMENT_PATTERN.fullmatch(tag):
+        tags = _tags(path)
+        environment, project = tags.get("Environment"), tags.get("Project")
+        if isinstance(environment, str) and ENVIRONMENT_PATTERN.fullmatch(environment):
+            stacks.setdefault(environment, []).append(stack)
+        else:
             problems.append(
-                f"{path.name}: aws:defaultTags.tags.Environment {tag!r} is missing or invalid: "
-                "use 1-20 lower-case letters, digits and hyphens, starting with a letter"
+                f"{path.name}: aws:defaultTags.tags.Environment {environment!r} is missing or "
+                "invalid: use 1-20 lower-case letters, digits and hyphens, starting with a letter"
             )
-            continue
-        stacks.setdefault(tag, []).append(stack)
+        if isinstance(project, str) and TAG_VALUE_PATTERN.fullmatch(project):
+            projects.setdefault(project, []).append(path.name)
+        else:
+            problems.append(
+                f"{path.name}: aws:defaultTags.tags.Project {project!r} is missing or invalid: "
+                "use 1-256 letters, digits, spaces and . : / = + - @ _"
+            )
+    if len(projects) > 1:
+        tagged = "; ".join(
+            f"{', '.join(files)}: {tag!r}" for tag, files in sorted(projects.items())
+        )
+        problems.append(
+            f"the stack files tag different projects ({tagged}): the roles reach the resources "
+            "of one Project tag, so use one value in every aws:defaultTags.tags.Project"
+        )
     if not stacks and not problems:
-        problems.append(f"no stack files (Pulumi.<stack>.yaml) in {project_dir}")
-    environments = tuple(Environment(tag, tuple(names)) for tag, names in sorted(stacks.items()))
-    return environments, problems
+        problems.append(f"no stack files (Pulumi.<stack>.yaml) in {directory or STACK_FILES_DIR}")
+    return StackFiles(
+        environments=tuple(Environment(tag, tuple(names)) for tag, names in sorted(stacks.items())),
+        project_tag=next(iter(projects)) if len(projects) == 1 else "",
+        problems=tuple(problems),
+    )

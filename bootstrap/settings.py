@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from bootstrap.environments import Environment, read_environments
+from bootstrap.environments import Environment, read_stack_files
 
 MIN_RETENTION_DAYS = 1
 MAX_RETENTION_DAYS = 3650
@@ -21,8 +21,6 @@ MAX_RETENTION_DAYS = 3650
 OWNER = r"(?=[A-Za-z0-9-]{1,39}/)[A-Za-z0-9](?:-?[A-Za-z0-9])*"
 NAME = r"(?!\.{1,2}$)[A-Za-z0-9._-]{1,100}"
 REPOSITORY_PATTERN = re.compile(rf"^{OWNER}/{NAME}$")
-# What AWS accepts in a tag value.
-TAG_VALUE_PATTERN = re.compile(r"^[\w .:/=+\-@]{1,256}$")
 # A Route 53 hosted zone id, as the console and `aws route53 list-hosted-zones` show it.
 HOSTED_ZONE_PATTERN = re.compile(r"^Z[A-Z0-9]{1,31}$")
 
@@ -32,7 +30,7 @@ class BootstrapSettings:
     github_repository: str  # owner/name: whose workflows may assume the roles
     create_oidc_provider: bool  # False: the account already has GitHub's provider
     state_version_retention_days: int  # days a replaced state file version is kept
-    project_tag: str  # the `Project` tag of every stack's resources
+    project_tag: str  # the `Project` tag of every stack's resources (from the stack files)
     hosted_zone_ids: tuple[str, ...]  # the only zones the deploy roles may change records in
     environments: tuple[Environment, ...]  # from the stack files: a set of roles for each
 
@@ -73,15 +71,6 @@ def _boolean_problem(key: str, value: str) -> str | None:
     return f"{key} {value!r} is not a boolean: use true or false"
 
 
-def _tag_problem(value: str) -> str | None:
-    if TAG_VALUE_PATTERN.fullmatch(value):
-        return None
-    return (
-        f"projectTag {value!r} is invalid: use the value of the Project tag in the stacks' "
-        "aws:defaultTags (1-256 letters, digits, spaces and . : / = + - @ _)"
-    )
-
-
 def _hosted_zones(value: str) -> tuple[tuple[str, ...], str | None]:
     try:
         zones = json.loads(value)
@@ -105,21 +94,19 @@ def load_settings() -> BootstrapSettings:
             "githubRepository",
             "createOidcProvider",
             "stateVersionRetentionDays",
-            "projectTag",
             "hostedZoneIds",
         )
     }
     hosted_zone_ids, zones_problem = _hosted_zones(raw["hostedZoneIds"] or "[]")
-    environments, environment_problems = read_environments()
+    stack_files = read_stack_files()
     problems = [
         problem
         for problem in (
             repository_problem(raw["githubRepository"]),
             _boolean_problem("createOidcProvider", raw["createOidcProvider"]),
             _retention_problem(raw["stateVersionRetentionDays"]),
-            _tag_problem(raw["projectTag"]),
             zones_problem,
-            *environment_problems,
+            *stack_files.problems,
         )
         if problem
     ]
@@ -129,7 +116,7 @@ def load_settings() -> BootstrapSettings:
         github_repository=raw["githubRepository"],
         create_oidc_provider=raw["createOidcProvider"] in ("true", "True"),
         state_version_retention_days=int(raw["stateVersionRetentionDays"]),
-        project_tag=raw["projectTag"],
+        project_tag=stack_files.project_tag,
         hosted_zone_ids=hosted_zone_ids,
-        environments=environments,
+        environments=stack_files.environments,
     )

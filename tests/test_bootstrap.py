@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import jsonschema
 import pulumi
@@ -21,20 +22,23 @@ import yaml
 from pulumi.runtime import mocks
 
 import stack_settings
-from bootstrap import policies
+from bootstrap import environments, policies
 from bootstrap.settings import BootstrapSettingsError, repository_problem
 from components.backend.app_access import ECR_LOGIN_ACTION, ECR_PULL_ACTIONS
 from tests import pulumi_internals
-from tests.conftest import MODE_IDS, MODES, STACKS
+from tests.conftest import MODE_IDS, MODES
 from tests.harness import (
     ACCOUNT_ID,
     PROJECT_DIR,
     PROJECT_NAME,
+    SHIPPED_STACKS,
+    TEST_STACKS,
     RecordingMocks,
     RecordingMonitor,
     Resource,
     Run,
     run_stack,
+    stack_names,
 )
 
 with warnings.catch_warnings():
@@ -52,7 +56,8 @@ OIDC_HOST = "token.actions.githubusercontent.com"
 PROVIDER_ARN = f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{OIDC_HOST}"
 STATE_BUCKET = f"cdn-alb-backend-state-{ACCOUNT_ID}-{REGION}"
 STATE_BUCKET_ARN = f"arn:aws:s3:::{STATE_BUCKET}"
-# The stack files' Environment tags: their stacks, and the GitHub environment of the deploys.
+# The test stack files' Environment tags (tests/stacks/): their stacks, and the GitHub environment
+# of the deploys.
 ENVIRONMENTS = {"dev": (("dev",), "dev"), "prod": (("prod",), "production"),
                 "staging": (("staging",), "staging")}  # fmt: skip
 ROLES = [f"{kind}-{env}" for env in ENVIRONMENTS for kind in ("deploy", "preview")]
@@ -143,8 +148,11 @@ def bootstrap_config(**overrides: str) -> dict[str, str]:
     return config | {f"{BOOTSTRAP_NAME}:{key}": value for key, value in overrides.items()}
 
 
-def run_bootstrap(config: Mapping[str, str]) -> tuple[Run, BaseException | None]:
-    """bootstrap/__main__.py under the mocks, in the bootstrap's own project."""
+def run_bootstrap(
+    config: Mapping[str, str], stack_files: Path = TEST_STACKS
+) -> tuple[Run, BaseException | None]:
+    """bootstrap/__main__.py under the mocks, in the bootstrap's own project, with the stack
+    files of `stack_files` (the tests' own, like the main program's)."""
     run = Run()
     recording = BootstrapMocks(run, zones=[])
     pulumi.runtime.set_all_config(dict(config))
@@ -164,7 +172,8 @@ def run_bootstrap(config: Mapping[str, str]) -> tuple[Run, BaseException | None]
         return pulumi.Output.all(**outputs).apply(run.exports.update)
 
     try:
-        program()
+        with mock.patch.object(environments, "STACK_FILES_DIR", stack_files):
+            program()
     except Exception as error:  # noqa: BLE001 - handed to the caller
         return run, error
     return run, None
@@ -205,11 +214,72 @@ def test_project_file_matches_pulumis_schema_and_declares_every_key() -> None:
         assert {"type", "description", "default"} <= set(declaration), key
 
 
-def test_stacks_tag_their_resources_with_the_tag_the_deploy_role_deletes_by() -> None:
-    project_tag = BOOTSTRAP["config"]["projectTag"]["default"]
-    for stack in STACKS:
-        stack_file = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())
-        assert stack_file["config"]["aws:defaultTags"]["tags"]["Project"] == project_tag, stack
+def test_the_shipped_stack_files_give_the_bootstrap_its_environments_and_project_tag() -> None:
+    stack_files = environments.read_stack_files(SHIPPED_STACKS)
+
+    assert stack_files.problems == ()
+    assert stack_files.project_tag
+    assert {s for e in stack_files.environments for s in e.stacks} == set(stack_names())
+
+
+def write_stack_files(directory: Path, tags: Mapping[str, Mapping[str, str]]) -> Path:
+    for stack, stack_tags in tags.items():
+        config = {"config": {"aws:defaultTags": {"tags": dict(stack_tags)}}}
+        (directory / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    return directory
+
+
+def test_the_roles_reach_the_project_tag_of_the_stack_files(tmp_path: Path) -> None:
+    tags = {stack: {"Project": "orders-api", "Environment": stack} for stack in ("dev", "qa")}
+    run, error = run_bootstrap(bootstrap_config(), write_stack_files(tmp_path, tags))
+    assert error is None
+    documents = [json.loads(r.inputs["policy"]) for r in run.of_type("aws:iam/policy:Policy")]
+    project_tags = {
+        value
+        for document in documents
+        for statement in document["Statement"]
+        for test in statement.get("Condition", {}).values()
+        for key, value in test.items()
+        if key.endswith("Tag/Project")
+    }
+
+    assert {role.name for role in run.of_type("aws:iam/role:Role")} == {
+        f"github-{kind}-{env}" for kind in ("deploy", "preview") for env in ("dev", "qa")
+    }
+    assert project_tags == {"orders-api"}
+
+
+@pytest.mark.parametrize(
+    ("tags", "problem"),
+    [
+        (
+            {"dev": {"Environment": "dev"}},
+            "Pulumi.dev.yaml: aws:defaultTags.tags.Project None is missing or invalid: ",
+        ),
+        (
+            {"dev": {"Project": "a,b", "Environment": "dev"}},
+            "Pulumi.dev.yaml: aws:defaultTags.tags.Project 'a,b' is missing or invalid: ",
+        ),
+        (
+            {"dev": {"Project": "p"}},
+            "Pulumi.dev.yaml: aws:defaultTags.tags.Environment None is missing or invalid: ",
+        ),
+        (
+            {
+                "dev": {"Project": "a", "Environment": "dev"},
+                "prod": {"Project": "b", "Environment": "prod"},
+            },
+            "the stack files tag different projects "
+            "(Pulumi.dev.yaml: 'a'; Pulumi.prod.yaml: 'b'): ",
+        ),
+    ],
+)
+def test_stack_files_without_one_good_project_tag_are_refused(
+    tmp_path: Path, tags: Mapping[str, Mapping[str, str]], problem: str
+) -> None:
+    [found] = environments.read_stack_files(write_stack_files(tmp_path, tags)).problems
+
+    assert found.startswith(problem)
 
 
 # --------------------------------------------------------------------------- resources
@@ -427,8 +497,6 @@ BAD_SETTINGS = [
     ("stateVersionRetentionDays", "-1"),
     ("stateVersionRetentionDays", "ninety"),
     ("createOidcProvider", "yes"),
-    ("projectTag", ""),
-    ("projectTag", "cdn,alb"),
     ("hostedZoneIds", "Z0123456789ABC"),
     ("hostedZoneIds", '["example.com"]'),
     ("hostedZoneIds", '["/hostedzone/Z0123456789ABC"]'),
