@@ -81,7 +81,7 @@ def test_a_stack_without_a_file_lists_the_stack_files(capsys: pytest.CaptureFixt
     assert check.main(["prdo"]) == 2
 
     assert capsys.readouterr().out == (
-        "check.py: no stack file Pulumi.prdo.yaml (stack files: dev, prod, staging)\n"
+        f"check.py: no stack file Pulumi.prdo.yaml (stack files: {', '.join(stack_names())})\n"
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import itertools
 import os
+import re
 import shutil
 import signal
 import socket
@@ -309,8 +310,11 @@ def test_plan_from_env_defaults_to_dev() -> None:
 
 
 def test_an_unknown_stack_file_lists_the_real_ones() -> None:
-    with pytest.raises(ConfigCopyError, match=r"Pulumi\.qa\.yaml \(choose one of: dev, prod, "):
-        ephemeral.plan_from_env({"INTEGRATION_STACK": "qa"})
+    choices = re.escape(", ".join(ephemeral.available_stack_files()))
+    with pytest.raises(
+        ConfigCopyError, match=rf"Pulumi\.nosuch\.yaml \(choose one of: {choices}\)"
+    ):
+        ephemeral.plan_from_env({"INTEGRATION_STACK": "nosuch"})
 
 
 def test_ephemeral_stack_files_are_not_offered(tmp_path: Path) -> None:
@@ -539,7 +543,7 @@ def test_check_command_fails_naming_the_problems(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setenv("INTEGRATION_STACK", "qa")
+    monkeypatch.setenv("INTEGRATION_STACK", "nosuch")
 
     assert integration_cli.main(["check"]) == 1
 
@@ -547,7 +551,7 @@ def test_check_command_fails_naming_the_problems(
     assert [line.split(" (")[0] for line in lines] == [
         "integration: the pulumi CLI is not on PATH",
         "integration: no AWS credentials: botocore's credential chain found none",
-        "integration: no stack file Pulumi.qa.yaml",
+        "integration: no stack file Pulumi.nosuch.yaml",
     ]
 
 

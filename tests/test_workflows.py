@@ -397,7 +397,8 @@ def test_integration_takes_a_stack_file_and_an_optional_region() -> None:
     stack = inputs["stack"]
     assert stack["type"] == "choice"
     assert stack["default"] == "dev"
-    assert stack["options"] == available_stack_files()  # one per Pulumi.<stack>.yaml
+    # One per Pulumi.<stack>.yaml: a new stack file is added to the options too.
+    assert stack["options"] == available_stack_files(), f"{INTEGRATION}: inputs.stack.options"
     assert inputs["region"]["type"] == "string"
     assert inputs["region"].get("required", False) is False
     assert inputs["region"]["default"] == ""
