@@ -295,7 +295,12 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
 def test_bad_value_is_refused_before_any_resource(
     dev_config: dict[str, str], overrides: dict[str, Any], message: str
 ) -> None:
-    error, run = run_main_failing(with_overrides(dev_config, overrides))
+    assert_refused_alone(with_overrides(dev_config, overrides), message)
+
+
+def assert_refused_alone(config: dict[str, str], message: str) -> None:
+    """The program stops before any resource with one problem, the one starting `message`."""
+    error, run = run_main_failing(config)
 
     assert isinstance(error, SettingsError)
     assert any(problem.startswith(message) for problem in error.problems), error.problems
@@ -497,11 +502,7 @@ def test_pinned_zones_are_kept_in_their_order_whatever_else_qualifies(
 def test_bad_zone_pins_are_refused_before_any_resource(
     dev_config: dict[str, str], overrides: dict[str, Any], problem: str
 ) -> None:
-    error, run = run_main_failing(with_overrides(dev_config, overrides))
-
-    assert isinstance(error, SettingsError)
-    assert any(p.startswith(problem) for p in error.problems), error.problems
-    assert run.resources == []
+    assert_refused_alone(with_overrides(dev_config, overrides), problem)
 
 
 def test_a_zone_without_a_subnet_slot_is_refused(dev_config: dict[str, str]) -> None:
