@@ -56,30 +56,39 @@ def _tags(path: Path) -> dict[str, Any]:
     return (config.get("aws:defaultTags") or {}).get("tags") or {}
 
 
+# Each tag the roles reach resources by: what it must look like, and how to say so.
+TAG_RULES = {
+    "Environment": (
+        ENVIRONMENT_PATTERN,
+        "use 1-20 lower-case letters, digits and hyphens, starting with a letter",
+    ),
+    "Project": (TAG_VALUE_PATTERN, "use 1-256 letters, digits, spaces and . : / = + - @ _"),
+}
+
+
 def read_stack_files(directory: Path | None = None) -> StackFiles:
     """The environments and the project tag of the stack files in `directory` (the main
     program's unless told), and what is wrong with them."""
+    directory = directory or STACK_FILES_DIR
     stacks: dict[str, list[str]] = {}
     projects: dict[str, list[str]] = {}
     problems = []
-    for path in sorted((directory or STACK_FILES_DIR).glob("Pulumi.*.yaml")):
+    for path in sorted(directory.glob("Pulumi.*.yaml")):
         stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-        tags = _tags(path)
-        environment, project = tags.get("Environment"), tags.get("Project")
-        if isinstance(environment, str) and ENVIRONMENT_PATTERN.fullmatch(environment):
-            stacks.setdefault(environment, []).append(stack)
-        else:
-            problems.append(
-                f"{path.name}: aws:defaultTags.tags.Environment {environment!r} is missing or "
-                "invalid: use 1-20 lower-case letters, digits and hyphens, starting with a letter"
-            )
-        if isinstance(project, str) and TAG_VALUE_PATTERN.fullmatch(project):
-            projects.setdefault(project, []).append(path.name)
-        else:
-            problems.append(
-                f"{path.name}: aws:defaultTags.tags.Project {project!r} is missing or invalid: "
-                "use 1-256 letters, digits, spaces and . : / = + - @ _"
-            )
+        tags, valid = _tags(path), {}
+        for key, (pattern, rule) in TAG_RULES.items():
+            value = tags.get(key)
+            if isinstance(value, str) and pattern.fullmatch(value):
+                valid[key] = value
+            else:
+                problems.append(
+                    f"{path.name}: aws:defaultTags.tags.{key} {value!r} is missing or invalid: "
+                    f"{rule}"
+                )
+        if "Environment" in valid:
+            stacks.setdefault(valid["Environment"], []).append(stack)
+        if "Project" in valid:
+            projects.setdefault(valid["Project"], []).append(path.name)
     if len(projects) > 1:
         tagged = "; ".join(
             f"{', '.join(files)}: {tag!r}" for tag, files in sorted(projects.items())
@@ -89,7 +98,7 @@ def read_stack_files(directory: Path | None = None) -> StackFiles:
             "of one Project tag, so use one value in every aws:defaultTags.tags.Project"
         )
     if not stacks and not problems:
-        problems.append(f"no stack files (Pulumi.<stack>.yaml) in {directory or STACK_FILES_DIR}")
+        problems.append(f"no stack files (Pulumi.<stack>.yaml) in {directory}")
     return StackFiles(
         environments=tuple(Environment(tag, tuple(names)) for tag, names in sorted(stacks.items())),
         project_tag=next(iter(projects)) if len(projects) == 1 else "",
