@@ -1209,6 +1209,7 @@ def parliament_result(neutral_policy: str) -> tuple[bool, list[tuple[str, str, A
     return policy.is_valid, findings
 
 
+@functools.cache
 def parliament_findings() -> dict[str, tuple[bool, list[tuple[str, str, Any]]]]:
     """Each rendered policy's parliament result, by where it goes."""
     return {
